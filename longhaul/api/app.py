@@ -1,0 +1,29 @@
+"""FastAPI intake. Routes are thin: parse, authorize, call ``core``, render ``schemas``."""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import FastAPI
+
+from longhaul.api import errors
+from longhaul.api.middleware import BodySizeLimit
+from longhaul.core.config import get_settings
+
+ROUTERS = ("health", "responses", "jobs", "artifacts", "usage", "webhooks")
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title="Longhaul",
+        version="0.1.0",
+        description="OpenAI-compatible intake for durable Responses API background jobs.",
+    )
+    errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for name in ROUTERS:
+        module = importlib.import_module(f"longhaul.api.routes.{name}")
+        if getattr(module, "router", None) is not None:
+            app.include_router(module.router)
+    return app

@@ -1,0 +1,3 @@
+"""Placeholder router module."""
+
+router = None

@@ -1,0 +1,7 @@
+"""Placeholder: the demo commands are added by their own work item."""
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    return None

@@ -1,0 +1,108 @@
+"""Long-running processes: api, worker, beat, flower, simulator, and `migrate`."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("migrate", help="apply database migrations")
+    p.set_defaults(func=_migrate)
+
+    p = sub.add_parser("api", help="run the HTTP intake")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=_api)
+
+    p = sub.add_parser("worker", help="run a Celery worker")
+    p.add_argument("--concurrency", type=int)
+    p.add_argument("--queues", default="submit,poll,finalize,maintenance,webhooks")
+    p.add_argument("--pool", default="prefork")
+    p.add_argument("--hostname", default=None)
+    p.set_defaults(func=_worker)
+
+    p = sub.add_parser("beat", help="run the periodic scheduler (one per deployment; RedBeat lock)")
+    p.set_defaults(func=_beat)
+
+    p = sub.add_parser("flower", help="run Flower (read-only, basic auth)")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=_flower)
+
+    p = sub.add_parser("simulator", help="run the bundled Responses API simulator")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_simulator)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from longhaul.core.config import get_settings
+    from longhaul.core.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    print("migrations applied")
+    return 0
+
+
+def _api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from longhaul.core.config import get_settings
+
+    settings = get_settings()
+    uvicorn.run(
+        "longhaul.api.app:create_app",
+        factory=True,
+        host=args.host or settings.api_host,
+        port=args.port or settings.api_port,
+        log_level="info",
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from longhaul.core.config import get_settings
+    from longhaul.worker.app import app
+
+    argv = [
+        "worker",
+        "--loglevel=INFO",
+        f"--queues={args.queues}",
+        f"--concurrency={args.concurrency or get_settings().worker_concurrency}",
+        f"--pool={args.pool}",
+        "--task-events",
+    ]
+    if args.hostname:
+        argv.append(f"--hostname={args.hostname}")
+    app.worker_main(argv)
+    return 0
+
+
+def _beat(args: argparse.Namespace) -> int:
+    from longhaul.worker.app import app
+
+    app.start(["beat", "--loglevel=INFO", "--scheduler=redbeat.RedBeatScheduler"])
+    return 0
+
+
+def _flower(args: argparse.Namespace) -> int:
+    from longhaul.core.config import get_settings
+    from longhaul.worker.app import app
+
+    settings = get_settings()
+    app.start(
+        [
+            "flower",
+            f"--port={args.port or settings.flower_port}",
+            "--address=127.0.0.1",
+            f"--basic-auth={settings.flower_basic_auth}",
+            "--read-only",
+        ]
+    )
+    return 0
+
+
+def _simulator(args: argparse.Namespace) -> int:
+    from longhaul.simulator.__main__ import main
+
+    rest = [a for a in args.rest if a != "--"]
+    return main(rest)

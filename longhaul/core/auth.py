@@ -1,0 +1,58 @@
+"""API keys: generated once, stored as SHA-256, resolved to a tenant on every request."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from longhaul.core.errors import Unauthorized
+from longhaul.core.ids import new_id
+from longhaul.core.models import ApiKey, Tenant
+
+KEY_PREFIX = "lh_sk_"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def get_or_create_tenant(session: Session, name: str) -> Tenant:
+    session.execute(
+        insert(Tenant).values(id=new_id("ten_"), name=name).on_conflict_do_nothing(
+            index_elements=["name"]
+        )
+    )
+    return session.execute(select(Tenant).where(Tenant.name == name)).scalar_one()
+
+
+def create_api_key(session: Session, *, tenant_name: str, name: str | None = None) -> str:
+    """Create (or reuse) the tenant and return a new key; only its hash is stored."""
+    tenant = get_or_create_tenant(session, tenant_name)
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        ApiKey(
+            id=new_id("key_"), tenant_id=tenant.id, prefix=key[:12], key_hash=hash_key(key), name=name
+        )
+    )
+    session.flush()
+    return key
+
+
+def tenant_for_key(session: Session, key: str | None) -> Tenant:
+    if not key:
+        raise Unauthorized(
+            "You didn't provide an API key. Pass it as 'Authorization: Bearer <key>'.",
+            code="missing_api_key",
+        )
+    row = session.execute(
+        select(Tenant)
+        .join(ApiKey, ApiKey.tenant_id == Tenant.id)
+        .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+    ).scalar_one_or_none()
+    if row is None:
+        raise Unauthorized("Incorrect API key provided.", code="invalid_api_key")
+    return row

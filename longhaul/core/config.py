@@ -1,0 +1,97 @@
+"""Settings: one pydantic-settings class, env prefix ``LONGHAUL_``, ``.env`` supported."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_WEBHOOK_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+
+
+class Settings(BaseSettings):
+    """Every Longhaul setting. The README's configuration table lists them all."""
+
+    model_config = SettingsConfigDict(env_prefix="LONGHAUL_", env_file=".env", extra="ignore")
+
+    # Infrastructure
+    database_url: str = Field(
+        "postgresql+psycopg://postgres@127.0.0.1:5432/longhaul",
+        description="SQLAlchemy URL of PostgreSQL (psycopg 3 driver).",
+    )
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL of the Celery broker.")
+    data_dir: Path = Field(Path(".longhaul"), description="Folder for the embedded stack's data.")
+
+    # Upstream
+    openai_api_key: str | None = Field(None, description="Upstream API key; unset = simulator.")
+    openai_base_url: str | None = Field(None, description="Upstream base URL (default OpenAI).")
+    openai_webhook_secret: str | None = Field(None, description="Secret for inbound webhooks.")
+    upstream_timeout_seconds: float = Field(30.0, description="Per-request upstream timeout.")
+
+    # Intake
+    api_host: str = Field("127.0.0.1", description="Address the API binds to.")
+    api_port: int = Field(8000, description="Port the API binds to.")
+    max_body_bytes: int = Field(4 * 1024 * 1024, description="Largest accepted request body.")
+    admin_api_key: str | None = Field(None, description="Key with cross-tenant read access.")
+
+    # Broker / Celery
+    visibility_timeout: int = Field(3600, description="Redis visibility timeout (s), everywhere.")
+    worker_concurrency: int = Field(2, description="Worker processes per `longhaul worker`.")
+
+    # Scheduling
+    sweep_interval_seconds: float = Field(1.0, description="Due-poll sweep period.")
+    reconcile_interval_seconds: float = Field(15.0, description="Reconciler period.")
+    lease_seconds: int = Field(60, description="How long a claimed job is owned by one task.")
+    poll_initial_seconds: float = Field(1.0, description="First poll delay after submit.")
+    poll_max_seconds: float = Field(30.0, description="Cap on the poll interval.")
+    poll_backoff_factor: float = Field(1.5, description="Growth of the poll interval per poll.")
+    job_deadline_seconds: int = Field(6 * 3600, description="Default deadline of a job.")
+    submit_max_attempts: int = Field(8, description="Create attempts before a job fails.")
+    retry_base_seconds: float = Field(2.0, description="Backoff base for transient errors.")
+    retry_max_seconds: float = Field(300.0, description="Backoff cap for transient errors.")
+    sweep_batch_size: int = Field(200, description="Rows claimed per sweep.")
+
+    # Artifacts
+    storage_url: str = Field("file://.longhaul/artifacts", description="file:///path or s3://b/p")
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, R2).")
+    s3_region: str | None = Field(None, description="S3 region.")
+    s3_access_key_id: str | None = Field(None, description="S3 access key id.")
+    s3_secret_access_key: str | None = Field(None, description="S3 secret access key.")
+    presign_ttl_seconds: int = Field(900, description="TTL of presigned download URLs.")
+    artifact_max_bytes: int = Field(5 * 1024**3, description="Largest single artifact.")
+    job_artifacts_max_bytes: int = Field(20 * 1024**3, description="Largest total per job.")
+    artifact_ttl_days: int | None = Field(None, description="Delete artifacts after N days.")
+
+    # Costs
+    prices_file: Path | None = Field(None, description="Overrides for model prices and tool fees.")
+
+    # Webhooks
+    webhook_schedule_seconds: tuple[float, ...] = Field(
+        DEFAULT_WEBHOOK_SCHEDULE, description="Delay before each delivery attempt."
+    )
+    webhook_connect_timeout: float = Field(5.0, description="Webhook connect timeout (s).")
+    webhook_read_timeout: float = Field(15.0, description="Webhook read timeout (s).")
+    webhook_allow_hosts: tuple[str, ...] = Field(
+        (), description="CIDRs/hosts allowed despite the SSRF guard (dev/tests)."
+    )
+    webhook_rotation_grace_seconds: int = Field(86400, description="Old secret stays valid.")
+
+    # Flower
+    flower_port: int = Field(5555, description="Flower port.")
+    flower_basic_auth: str = Field("admin:longhaul", description="Flower user:password.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg_driver(cls, value: str) -> str:
+        # Accept plain postgres URLs; the psycopg 3 driver is the one installed.
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,50 @@
+"""Domain errors. ``api/`` maps them to HTTP in exactly one place."""
+
+from __future__ import annotations
+
+
+class LonghaulError(Exception):
+    """Base class; ``code`` and ``param`` end up in the OpenAI-shaped error body."""
+
+    code: str = "error"
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code:
+            self.code = code
+
+
+class InvalidInput(LonghaulError):
+    code = "invalid_request"
+
+
+class NotFound(LonghaulError):
+    code = "not_found"
+
+
+class Conflict(LonghaulError):
+    code = "conflict"
+
+
+class Unauthorized(LonghaulError):
+    code = "invalid_api_key"
+
+
+class BudgetExceeded(LonghaulError):
+    code = "budget_exceeded"
+
+
+class Transient(LonghaulError):
+    """Retry later; ``retry_after`` seconds when the upstream said so."""
+
+    code = "transient"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object):
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class Permanent(LonghaulError):
+    code = "permanent"
