@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, description="Port the API binds to.")
     max_body_bytes: int = Field(4 * 1024 * 1024, description="Largest accepted request body.")
     admin_api_key: str | None = Field(None, description="Key with cross-tenant read access.")
+    public_url: str | None = Field(
+        None, description="External base URL of the API, for links in webhooks (default: request)."
+    )
 
     # Broker / Celery
     visibility_timeout: int = Field(3600, description="Redis visibility timeout (s), everywhere.")
