@@ -34,9 +34,7 @@ class SimulatorConfig:
     """Refuse requests without an ``Authorization`` header (any Bearer token is accepted)."""
 
     @classmethod
-    def from_env(
-        cls, env: Mapping[str, str] | None = None, **overrides: object
-    ) -> SimulatorConfig:
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> SimulatorConfig:
         """Build a config from ``LONGHAUL_SIM_*`` variables; explicit overrides win."""
         env = os.environ if env is None else env
         values: dict[str, object] = {}

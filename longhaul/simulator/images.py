@@ -58,17 +58,13 @@ def render_image(seed: str, output_format: str = "png", size: str | None = None)
     frames = [_frame(width, height, colors, shift) for shift in range(2 if fmt == "gif" else 1)]
     buffer = io.BytesIO()
     if fmt == "gif":
-        frames[0].save(
-            buffer, "GIF", save_all=True, append_images=frames[1:], duration=400, loop=0
-        )
+        frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=400, loop=0)
     else:
         frames[0].save(buffer, fmt.upper(), **({"quality": 80} if fmt != "png" else {}))
     return buffer.getvalue()
 
 
-def _frame(
-    width: int, height: int, colors: list[tuple[int, int, int]], shift: int
-) -> Image.Image:
+def _frame(width: int, height: int, colors: list[tuple[int, int, int]], shift: int) -> Image.Image:
     image = Image.new("RGB", (width, height), colors[0])
     draw = ImageDraw.Draw(image)
     for i, color in enumerate(colors[1:6]):
@@ -81,7 +77,7 @@ def _frame(
 
 def _svg(width: int, height: int, colors: list[tuple[int, int, int]]) -> bytes:
     def hexc(c: tuple[int, int, int]) -> str:
-        return "#%02x%02x%02x" % c
+        return "#{:02x}{:02x}{:02x}".format(*c)
 
     circles = "".join(
         f'<circle cx="{(width * (i + 1)) // 7}" cy="{(height * (i + 1)) // 7}" '

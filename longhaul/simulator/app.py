@@ -1,0 +1,415 @@
+"""The simulator's request handling, independent of the HTTP transport.
+
+``Simulator.handle`` maps (method, path, query, headers, body) to a ``Reply``: a JSON body, a
+streamed ``Blob``, or ``drop`` (close the socket without any HTTP response, which the SDK
+reports as ``APIConnectionError``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import render
+from .blobs import Blob
+from .config import SimulatorConfig
+from .outputs import Generated, generate, new_id
+from .render import error_body
+from .scenarios import ScenarioError, parse_scenario
+from .scheduler import TerminalScheduler
+from .state import ResponseRecord, SimState
+from .webhooks import WebhookSender, build_event
+
+Query = Mapping[str, list[str]]
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    blob: Blob | None = None
+    drop: bool = False
+
+
+def _error(
+    status: int, message: str, type_: str, code: str | None = None, param: str | None = None
+) -> Reply:
+    return Reply(status, error_body(message, type_, code, param))
+
+
+def _not_found(what: str, ident: str) -> Reply:
+    return _error(404, f"No {what} found with id '{ident}'.", "invalid_request_error", "not_found")
+
+
+class Simulator:
+    """State, lifecycle scheduler and webhook sender behind one ``handle`` entry point."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        self.base_url = f"http://{config.host}:{config.port}/v1"
+        self.state = SimState()
+        self.scheduler = TerminalScheduler(self._on_terminal)
+        self.sender = (
+            WebhookSender(
+                config.webhook_url,
+                config.webhook_secret,
+                attempts=config.webhook_attempts,
+                timeout=config.webhook_timeout,
+                on_result=self._on_webhook_result,
+            )
+            if config.webhook_url
+            else None
+        )
+        self._routes: list[tuple[str, re.Pattern[str], Callable[..., Reply]]] = [
+            ("POST", re.compile(r"/v1/responses"), self.create),
+            ("GET", re.compile(r"/v1/responses/([^/]+)"), self.retrieve),
+            ("DELETE", re.compile(r"/v1/responses/([^/]+)"), self.delete),
+            ("POST", re.compile(r"/v1/responses/([^/]+)/cancel"), self.cancel),
+            ("GET", re.compile(r"/v1/responses/([^/]+)/input_items"), self.list_input_items),
+            ("GET", re.compile(r"/v1/containers/([^/]+)"), self.get_container),
+            ("GET", re.compile(r"/v1/containers/([^/]+)/files"), self.list_container_files),
+            ("GET", re.compile(r"/v1/containers/([^/]+)/files/([^/]+)"), self.get_container_file),
+            (
+                "GET",
+                re.compile(r"/v1/containers/([^/]+)/files/([^/]+)/content"),
+                self.container_file_content,
+            ),
+            ("GET", re.compile(r"/v1/files/([^/]+)"), self.get_file),
+            ("GET", re.compile(r"/v1/files/([^/]+)/content"), self.file_content),
+            ("GET", re.compile(r"/_sim/stats"), self.admin_stats),
+            ("GET", re.compile(r"/_sim/responses/([^/]+)"), self.admin_response),
+            ("POST", re.compile(r"/_sim/reset"), self.admin_reset),
+            ("GET", re.compile(r"/_sim/health"), lambda **_: Reply(200, {"ok": True})),
+        ]
+
+    # --- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+        if self.sender is not None:
+            self.sender.shutdown()
+
+    # --- dispatch -----------------------------------------------------------------------
+    def handle(
+        self, method: str, path: str, query: Query, headers: Mapping[str, str], body: bytes
+    ) -> Reply:
+        path = path.rstrip("/") or "/"
+        allowed = False
+        for route_method, pattern, handler in self._routes:
+            match = pattern.fullmatch(path)
+            if not match:
+                continue
+            allowed = True
+            if route_method != method:
+                continue
+            needs_auth = path.startswith("/v1/") and self.config.require_auth
+            if needs_auth and not headers.get("Authorization"):
+                return _error(
+                    401,
+                    "You didn't provide an API key. You need to provide your API key in an "
+                    "Authorization header using Bearer auth (i.e. Authorization: Bearer KEY).",
+                    "invalid_request_error",
+                )
+            return handler(*match.groups(), query=query, body=body)
+        if allowed:
+            return _error(405, f"Method {method} not allowed on {path}.", "invalid_request_error")
+        return _error(404, f"Invalid URL ({method} {path})", "invalid_request_error")
+
+    # --- responses ----------------------------------------------------------------------
+    def create(self, *, query: Query, body: bytes) -> Reply:
+        self.state.count("create_attempt")
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            return _error(400, "The request body is not valid JSON.", "invalid_request_error")
+        if not isinstance(request, dict):
+            return _error(400, "The request body must be a JSON object.", "invalid_request_error")
+        metadata = request.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            return _error(
+                400, "metadata must be an object.", "invalid_request_error", None, "metadata"
+            )
+        try:
+            scenario = parse_scenario(metadata.get("longhaul_sim"))
+        except ScenarioError as exc:
+            return _error(400, str(exc), "invalid_request_error", "invalid_value", "metadata")
+
+        key = str(metadata.get("longhaul_job_id") or "body:" + hashlib.sha256(body).hexdigest())
+        attempt = self.state.next_create_attempt(key)
+        if scenario.quota:
+            return _error(
+                429,
+                "You exceeded your current quota, please check your plan and billing details.",
+                "insufficient_quota",
+                "insufficient_quota",
+            )
+        if scenario.bad_request:
+            return _error(
+                400,
+                "Invalid request (simulated by scenario 'bad_request').",
+                "invalid_request_error",
+                "invalid_value",
+                "input",
+            )
+        fault = scenario.create_fault_for(attempt)
+        if fault == "create429":
+            reply = _error(
+                429,
+                "Rate limit reached for requests (simulated). Please try again in 1s.",
+                "requests",
+                "rate_limit_exceeded",
+            )
+            reply.headers["Retry-After"] = "1"
+            return reply
+        if fault == "create500":
+            return _error(
+                500,
+                "The server had an error while processing your request (simulated).",
+                "server_error",
+            )
+        if fault == "createdrop":
+            return Reply(drop=True)
+
+        problem = self._validate(request)
+        if problem is not None:
+            return problem
+        record = self._new_record(request, scenario, key)
+        self.state.add(record, record.created)
+        self.state.count("create", record.id)
+        if record.background:
+            self.scheduler.schedule(record.terminal_at, record.id)
+        if fault == "createdup":
+            return Reply(drop=True)
+        return Reply(200, render.response_object(record, time.time()))
+
+    def _validate(self, request: dict[str, Any]) -> Reply | None:
+        if not isinstance(request.get("model"), str) or not request["model"]:
+            return _error(
+                400,
+                "Missing required parameter: 'model'.",
+                "invalid_request_error",
+                "missing_required_parameter",
+                "model",
+            )
+        if request.get("stream"):
+            return _error(
+                400,
+                "The simulator does not support stream=true; poll instead.",
+                "invalid_request_error",
+                "unsupported_value",
+                "stream",
+            )
+        previous = request.get("previous_response_id")
+        if previous is not None and self.state.get(str(previous)) is None:
+            return _error(
+                400,
+                f"Previous response with id '{previous}' not found.",
+                "invalid_request_error",
+                "previous_response_not_found",
+                "previous_response_id",
+            )
+        return None
+
+    def _new_record(self, request: dict[str, Any], scenario: Any, key: str) -> ResponseRecord:
+        now = time.time()
+        final = scenario.terminal
+        if request.get("background"):
+            queued = (
+                self.config.queued_seconds
+                if scenario.queued_seconds is None
+                else scenario.queued_seconds
+            )
+            run = self.config.run_seconds if scenario.run_seconds is None else scenario.run_seconds
+            queued_until, terminal_at = now + queued, now + queued + run
+            if scenario.stuck:
+                queued_until = terminal_at = math.inf
+        else:
+            queued_until = terminal_at = now
+        prior = 0
+        previous = self.state.get(str(request.get("previous_response_id") or ""))
+        if previous is not None:
+            usage = previous.generated.usage
+            prior = int(usage.get("input_tokens", 0)) + int(usage.get("output_tokens", 0))
+        if final in ("completed", "incomplete"):
+            generated = generate(
+                request,
+                base_url=self.base_url,
+                incomplete=final == "incomplete",
+                files=scenario.files,
+                filesize=scenario.filesize,
+                prior_input_tokens=prior,
+            )
+        else:
+            generated = Generated(output=[], usage={}, tool_usage={})
+        return ResponseRecord(
+            id=new_id("resp"),
+            body=request,
+            scenario=scenario,
+            created=now,
+            queued_until=queued_until,
+            terminal_at=terminal_at,
+            final_status=final,
+            generated=generated,
+            input_items=render.input_items(request),
+            job_key=key,
+        )
+
+    def retrieve(self, response_id: str, *, query: Query, body: bytes) -> Reply:
+        self.state.count("retrieve", response_id)
+        record = self.state.get(response_id)
+        if record is None:
+            return _not_found("response", response_id)
+        if self.state.take_poll_error(record):
+            return _error(
+                500,
+                "The server had an error while processing your request (simulated).",
+                "server_error",
+            )
+        reply = Reply(200, render.response_object(record, time.time()))
+        if self.config.poll_after_ms is not None:
+            reply.headers["openai-poll-after-ms"] = str(self.config.poll_after_ms)
+        return reply
+
+    def cancel(self, response_id: str, *, query: Query, body: bytes) -> Reply:
+        self.state.count("cancel", response_id)
+        record = self.state.get(response_id)
+        if record is None:
+            return _not_found("response", response_id)
+        if not record.background:
+            return _error(
+                400,
+                "Only responses created with background=true can be cancelled.",
+                "invalid_request_error",
+                None,
+                "response_id",
+            )
+        now = time.time()
+        if self.state.cancel(record, now):
+            self._on_terminal(record.id)
+        return Reply(200, render.response_object(record, now))
+
+    def delete(self, response_id: str, *, query: Query, body: bytes) -> Reply:
+        self.state.count("delete", response_id)
+        if not self.state.delete(response_id):
+            return _not_found("response", response_id)
+        return Reply(200, {"id": response_id, "object": "response.deleted", "deleted": True})
+
+    def list_input_items(self, response_id: str, *, query: Query, body: bytes) -> Reply:
+        self.state.count("input_items", response_id)
+        record = self.state.get(response_id)
+        if record is None:
+            return _not_found("response", response_id)
+        return self._page(record.input_items, query, default_order="desc")
+
+    # --- containers and files -----------------------------------------------------------
+    def get_container(self, container_id: str, *, query: Query, body: bytes) -> Reply:
+        container = self.state.container(container_id, time.time())
+        if container is None:
+            return _not_found("container", container_id)
+        return Reply(200, render.container_object(container))
+
+    def list_container_files(self, container_id: str, *, query: Query, body: bytes) -> Reply:
+        container = self.state.container(container_id, time.time())
+        if container is None:
+            return _not_found("container", container_id)
+        data = [render.container_file_object(f, container) for f in container.files]
+        return self._page(data, query, default_order="desc")
+
+    def get_container_file(
+        self, container_id: str, file_id: str, *, query: Query, body: bytes
+    ) -> Reply:
+        container = self.state.container(container_id, time.time())
+        spec = next((f for f in container.files if f.id == file_id), None) if container else None
+        if container is None or spec is None:
+            return _not_found("container file", file_id)
+        return Reply(200, render.container_file_object(spec, container))
+
+    def container_file_content(
+        self, container_id: str, file_id: str, *, query: Query, body: bytes
+    ) -> Reply:
+        self.state.count("container_file_content")
+        container = self.state.container(container_id, time.time())
+        spec = next((f for f in container.files if f.id == file_id), None) if container else None
+        if spec is None:
+            return _not_found("container file", file_id)
+        return Reply(200, blob=spec.blob)
+
+    def get_file(self, file_id: str, *, query: Query, body: bytes) -> Reply:
+        spec = self.state.file(file_id)
+        if spec is None:
+            return _not_found("file", file_id)
+        return Reply(200, render.file_object(spec, int(time.time())))
+
+    def file_content(self, file_id: str, *, query: Query, body: bytes) -> Reply:
+        self.state.count("file_content")
+        spec = self.state.file(file_id)
+        if spec is None:
+            return _not_found("file", file_id)
+        return Reply(200, blob=spec.blob)
+
+    # --- admin --------------------------------------------------------------------------
+    def admin_stats(self, *, query: Query, body: bytes) -> Reply:
+        return Reply(200, self.state.stats())
+
+    def admin_response(self, response_id: str, *, query: Query, body: bytes) -> Reply:
+        record = self.state.get(response_id)
+        if record is None:
+            return _not_found("response", response_id)
+        with self.state.lock:
+            return Reply(200, record.raw(time.time()))
+
+    def admin_reset(self, *, query: Query, body: bytes) -> Reply:
+        self.scheduler.clear()
+        self.state.reset()
+        return Reply(200, {"ok": True})
+
+    # --- helpers ------------------------------------------------------------------------
+    def _page(self, data: list[dict[str, Any]], query: Query, *, default_order: str) -> Reply:
+        order = (query.get("order") or [default_order])[0]
+        after = (query.get("after") or [None])[0]
+        try:
+            limit = int((query.get("limit") or ["20"])[0])
+        except ValueError:
+            limit = -1
+        if order not in ("asc", "desc"):
+            return _error(
+                400,
+                "order must be 'asc' or 'desc'.",
+                "invalid_request_error",
+                "invalid_value",
+                "order",
+            )
+        if not 1 <= limit <= 100:
+            return _error(
+                400,
+                "limit must be between 1 and 100.",
+                "invalid_request_error",
+                "invalid_value",
+                "limit",
+            )
+        return Reply(200, render.cursor_page(data, after=after, limit=limit, order=order))
+
+    def _on_terminal(self, response_id: str) -> None:
+        now = time.time()
+        record = self.state.finalize(response_id, now)
+        if record is None or not record.background or self.sender is None:
+            return
+        event = build_event(record.status_at(now), record.id, now)
+        self.state.count("webhook_event", record.id)
+        self.sender.send(record.id, event)
+
+    def _on_webhook_result(self, response_id: str, result: dict[str, Any]) -> None:
+        self.state.count("webhook_delivered" if result.get("delivered") else "webhook_failed")
+        with self.state.lock:
+            record = self.state.responses.get(response_id)
+            if record is not None:
+                record.webhooks.append(result)
