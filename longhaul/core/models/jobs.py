@@ -52,6 +52,7 @@ class Job(Timestamped, Base):
     poll_count: Mapped[int] = mapped_column(Integer, default=0)
     next_poll_at: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(40))
     deadline_at: Mapped[datetime]
     cancel_requested_at: Mapped[datetime | None]
 
@@ -65,6 +66,7 @@ class Job(Timestamped, Base):
     submitted_at: Mapped[datetime | None]
     upstream_finished_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
 
     @property
     def is_terminal(self) -> bool:

@@ -1,0 +1,82 @@
+"""Finalize: archive artifacts, then in one transaction tool-call rows, the cost ledger, the final
+state and the outbox event. Safe to run twice: the CAS on ``finalizing`` admits one winner and every
+side effect has a unique key."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import openai
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from longhaul.core.artifacts.service import archive_job_artifacts
+from longhaul.core.config import Settings
+from longhaul.core.costs.ledger import write_ledger
+from longhaul.core.jobs import extract
+from longhaul.core.jobs.state import claim, transition
+from longhaul.core.models import ToolCall, utcnow
+from longhaul.core.webhooks.outbox import record_final_event
+
+log = logging.getLogger(__name__)
+
+
+def finalize_job(
+    session: Session, job_id: str, *, client: openai.OpenAI, settings: Settings,
+    token: str | None = None,
+) -> str | None:
+    """Returns the final status, or None when another run owns or already finished the job."""
+    claimed = claim(session, job_id, ["finalizing"], lease_seconds=settings.lease_seconds,
+                    token=token)
+    if claimed is None:
+        return None
+    job, owner = claimed
+    session.commit()
+    response: dict[str, Any] = job.response_body or {}
+    if response.get("output"):
+        archive_job_artifacts(session, job, response, upstream=client)
+        session.commit()
+
+    now = utcnow()
+    _record_tool_calls(session, job.id, response)
+    if response:
+        write_ledger(session, job, response)
+    status = extract.final_status(job.upstream_status, job.error, job.cancel_requested_at is not None)
+    error = job.error
+    if status == "failed" and not error:
+        error = response.get("error") or {"code": "failed", "message": "The response failed."}
+    if status in ("completed", "incomplete") and not job.error:
+        error = None
+    done = transition(
+        session, job.id, ["finalizing"], status, now=now, lease_owner=owner,
+        output_text=extract.output_text(response) if response else None,
+        usage=response.get("usage"), error=error, finished_at=now, next_poll_at=None,
+        lease_until=None, lease_owner=None,
+    )
+    if done is None:
+        session.rollback()
+        return None
+    record_final_event(session, done)
+    session.commit()
+    log.info("job %s finalized as %s", job.id, status)
+    return status
+
+
+def _record_tool_calls(session: Session, job_id: str, response: dict[str, Any]) -> None:
+    rows = [
+        {"job_id": job_id, "output_index": index, "item_id": item.get("id"),
+         "type": str(item.get("type")), "status": item.get("status"),
+         "data": _without_blobs(item), "created_at": utcnow()}
+        for index, item in extract.tool_calls(response)
+    ]
+    if rows:
+        session.execute(insert(ToolCall).values(rows).on_conflict_do_nothing(
+            index_elements=["job_id", "output_index"]))
+
+
+def _without_blobs(item: dict[str, Any]) -> dict[str, Any]:
+    """Image results are base64 blobs; the artifact keeps the bytes, the row keeps the rest."""
+    if item.get("type") == "image_generation_call" and item.get("result"):
+        return {**item, "result": f"<{len(item['result'])} base64 chars, archived>"}
+    return item

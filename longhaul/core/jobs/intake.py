@@ -1,0 +1,181 @@
+"""Accepting a job: validate the body, map predecessors, apply idempotency, insert as ``queued``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from longhaul.core.config import Settings
+from longhaul.core.errors import Conflict, InvalidInput
+from longhaul.core.ids import is_job_id, new_job_id
+from longhaul.core.jobs.state import history_entry
+from longhaul.core.models import Job, Tenant, utcnow
+from longhaul.schemas.requests import EXTENSION_FIELDS, CreateResponseBody
+
+METADATA_MAX_KEYS = 15  # OpenAI allows 16; Longhaul adds longhaul_job_id
+
+
+@dataclass
+class Accepted:
+    job: Job
+    created: bool  # False when an Idempotency-Key replay returned an existing job
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"We could not parse the JSON body of your request: {exc}") from exc
+    if not isinstance(body, dict):
+        raise InvalidInput("The request body must be a JSON object.")
+    return body
+
+
+def validate(body: dict[str, Any]) -> CreateResponseBody:
+    try:
+        parsed = CreateResponseBody.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        param = ".".join(str(p) for p in first["loc"]) or None
+        if first["type"] == "missing":
+            raise InvalidInput(f"Missing required parameter: '{param}'.", param=param,
+                               code="missing_required_parameter") from exc
+        raise InvalidInput(f"Invalid '{param}': {first['msg']}.", param=param,
+                           code="invalid_value") from exc
+    if parsed.stream:
+        raise InvalidInput(
+            "Longhaul runs background jobs and does not stream; send 'stream': false or omit it.",
+            param="stream", code="unsupported_value")
+    if parsed.background is not True:
+        raise InvalidInput(
+            "Longhaul queues background jobs: set 'background': true.",
+            param="background", code="background_required")
+    if parsed.store is False:
+        raise InvalidInput("Background jobs need 'store': true (or omit it).", param="store",
+                           code="unsupported_value")
+    if parsed.input is None and parsed.prompt is None:
+        raise InvalidInput("Missing required parameter: 'input'.", param="input",
+                           code="missing_required_parameter")
+    meta = parsed.metadata or {}
+    if len(meta) > METADATA_MAX_KEYS:
+        raise InvalidInput(f"'metadata' may hold at most {METADATA_MAX_KEYS} keys on Longhaul.",
+                           param="metadata", code="invalid_value")
+    for key, value in meta.items():
+        if len(key) > 64 or len(value) > 512:
+            raise InvalidInput("'metadata' keys are at most 64 and values 512 characters.",
+                               param="metadata", code="invalid_value")
+        if key == "longhaul_job_id":
+            raise InvalidInput("'metadata.longhaul_job_id' is reserved.", param="metadata",
+                               code="invalid_value")
+    return parsed
+
+
+def request_hash(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _map_predecessor(session: Session, tenant: Tenant, value: str, param: str) -> tuple[str, str]:
+    """A Longhaul job id becomes its upstream response id; the predecessor must be finished."""
+    pred = session.execute(
+        select(Job).where(Job.id == value, Job.tenant_id == tenant.id, Job.deleted_at.is_(None))
+    ).scalar_one_or_none()
+    if pred is None:
+        raise InvalidInput(f"Previous response with id '{value}' not found.", param=param,
+                           code="previous_response_not_found")
+    if pred.status != "completed" or not pred.upstream_response_id:
+        raise InvalidInput(
+            f"Previous response '{value}' is '{pred.status}'; it must be completed before a "
+            "follow-up can be queued.", param=param, code="previous_response_not_completed")
+    return pred.id, pred.upstream_response_id
+
+
+def accept(
+    session: Session,
+    tenant: Tenant,
+    body: dict[str, Any],
+    *,
+    settings: Settings,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> Accepted:
+    """Insert the job (flush only). Same Idempotency-Key + same body → the same job; other body → 409."""
+    now = now or utcnow()
+    parsed = validate(body)
+    digest = request_hash(body)
+    if idempotency_key is not None:
+        if not 1 <= len(idempotency_key) <= 255:
+            raise InvalidInput("Idempotency-Key must be 1 to 255 characters.",
+                               param="Idempotency-Key", code="invalid_value")
+        existing = _by_key(session, tenant, idempotency_key)
+        if existing is not None:
+            return _replay(existing, digest)
+
+    upstream_body = {k: v for k, v in body.items() if k not in EXTENSION_FIELDS}
+    upstream_body.pop("stream", None)
+    previous_job_id = None
+    if parsed.previous_response_id and is_job_id(parsed.previous_response_id):
+        previous_job_id, upstream_body["previous_response_id"] = _map_predecessor(
+            session, tenant, parsed.previous_response_id, "previous_response_id")
+    if isinstance(parsed.conversation, str) and is_job_id(parsed.conversation):
+        _, upstream_body["conversation"] = _map_predecessor(
+            session, tenant, parsed.conversation, "conversation")
+
+    deadline = (parsed.longhaul.deadline_seconds if parsed.longhaul else None) or (
+        settings.job_deadline_seconds)
+    job_id = new_job_id()
+    values = dict(
+        id=job_id,
+        tenant_id=tenant.id,
+        status="queued",
+        model=parsed.model,
+        request_body=upstream_body,
+        request_hash=digest,
+        idempotency_key=idempotency_key,
+        webhook_url=str(parsed.webhook.url) if parsed.webhook else None,
+        job_metadata=parsed.metadata,
+        previous_job_id=previous_job_id,
+        completion_window=(parsed.background_options.completion_window
+                           if parsed.background_options else None),
+        deadline_at=now + timedelta(seconds=deadline),
+        # Safety net: if the immediate submit message is lost, the sweep submits it.
+        next_poll_at=now + timedelta(seconds=10),
+        state_history=[history_entry("queued", now)],
+        created_at=now,
+        updated_at=now,
+        possibly_duplicated=False,
+        submit_attempts=0,
+        poll_count=0,
+    )
+    stmt = insert(Job).values(**values).on_conflict_do_nothing(
+        index_elements=["tenant_id", "idempotency_key"]).returning(Job.id)
+    inserted = session.execute(stmt).scalar_one_or_none()
+    if inserted is None:  # a concurrent request with the same key won the race
+        existing = _by_key(session, tenant, idempotency_key or "")
+        assert existing is not None
+        return _replay(existing, digest)
+    job = session.get(Job, job_id)
+    assert job is not None
+    return Accepted(job, True)
+
+
+def _by_key(session: Session, tenant: Tenant, key: str) -> Job | None:
+    return session.execute(
+        select(Job).where(Job.tenant_id == tenant.id, Job.idempotency_key == key)
+    ).scalar_one_or_none()
+
+
+def _replay(existing: Job, digest: str) -> Accepted:
+    if existing.request_hash != digest:
+        raise Conflict(
+            "This Idempotency-Key was already used with a different request body.",
+            param="Idempotency-Key", code="idempotency_key_reused")
+    return Accepted(existing, False)

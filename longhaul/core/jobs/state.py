@@ -1,0 +1,88 @@
+"""Compare-and-set transitions and leases. Nothing here commits: the caller owns the transaction."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+
+from longhaul.core.models import Job, utcnow
+
+
+def history_entry(status: str, at: datetime, **extra: Any) -> dict[str, Any]:
+    return {"status": status, "at": at.isoformat(), **{k: v for k, v in extra.items() if v}}
+
+
+def transition(
+    session: Session,
+    job_id: str,
+    from_states: Iterable[str],
+    to_state: str,
+    *,
+    now: datetime | None = None,
+    reason: str | None = None,
+    lease_owner: str | None = None,
+    **values: Any,
+) -> Job | None:
+    """Move ``job_id`` to ``to_state`` only if it is in one of ``from_states`` (and, when given,
+    still leased by ``lease_owner``). Returns the updated job, or None if someone else won."""
+    now = now or utcnow()
+    entry = history_entry(to_state, now, reason=reason)
+    stmt = (
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(list(from_states)))
+        .values(
+            status=to_state,
+            updated_at=now,
+            state_history=Job.state_history.op("||")(func.cast([entry], JSONB)),
+            **values,
+        )
+        .returning(Job)
+        .execution_options(synchronize_session=False)
+    )
+    if lease_owner is not None:
+        stmt = stmt.where(Job.lease_owner == lease_owner)
+    job = session.execute(stmt).scalar_one_or_none()
+    if job is not None:
+        session.refresh(job)
+    return job
+
+
+def claim(
+    session: Session,
+    job_id: str,
+    statuses: Iterable[str],
+    *,
+    lease_seconds: int,
+    token: str | None = None,
+    now: datetime | None = None,
+) -> tuple[Job, str] | None:
+    """Take the job's lease. With ``token`` (from the sweep) only that holder may proceed;
+    without one the lease must be free. Returns (job, owner token) or None."""
+    now = now or utcnow()
+    owner = token or secrets.token_hex(8)
+    stmt = (
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(list(statuses)), Job.deleted_at.is_(None))
+        .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds))
+        .returning(Job)
+        .execution_options(synchronize_session=False)
+    )
+    if token:
+        stmt = stmt.where(Job.lease_owner == token)
+    else:
+        stmt = stmt.where(or_(Job.lease_until.is_(None), Job.lease_until < now))
+    job = session.execute(stmt).scalar_one_or_none()
+    if job is None:
+        return None
+    session.refresh(job)
+    return job, owner
+
+
+def get_job(session: Session, job_id: str) -> Job | None:
+    return session.execute(select(Job).where(Job.id == job_id)).scalar_one_or_none()

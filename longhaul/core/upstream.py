@@ -1,0 +1,111 @@
+"""The upstream Responses API through the official ``openai`` SDK, and error classification."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import openai
+
+from longhaul.core.config import Settings, get_settings
+
+SIMULATOR_KEY = "sk-longhaul-simulator"
+
+
+def make_client(settings: Settings) -> openai.OpenAI:
+    """SDK retries are off: Longhaul retries itself, durably, from the database (DESIGN §2.5)."""
+    return openai.OpenAI(
+        api_key=settings.openai_api_key or SIMULATOR_KEY,
+        base_url=settings.openai_base_url,
+        max_retries=0,
+        timeout=settings.upstream_timeout_seconds,
+    )
+
+
+@lru_cache
+def _cached_client(pid_and_url: tuple[int, str | None, str | None]) -> openai.OpenAI:
+    return make_client(get_settings())
+
+
+def get_client() -> openai.OpenAI:
+    import os
+
+    s = get_settings()
+    return _cached_client((os.getpid(), s.openai_base_url, s.openai_api_key))
+
+
+@dataclass
+class RawResult:
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+def _raw(response: Any) -> RawResult:
+    return RawResult(
+        body=json.loads(response.text), headers={k.lower(): v for k, v in response.headers.items()}
+    )
+
+
+def create(client: openai.OpenAI, body: dict[str, Any]) -> RawResult:
+    """Send a create body verbatim: every field travels in ``extra_body`` untouched."""
+    rest = dict(body)
+    model = rest.pop("model")
+    return _raw(client.responses.with_raw_response.create(model=model, extra_body=rest))
+
+
+def retrieve(client: openai.OpenAI, response_id: str) -> RawResult:
+    return _raw(client.responses.with_raw_response.retrieve(response_id))
+
+
+def cancel(client: openai.OpenAI, response_id: str) -> RawResult:
+    return _raw(client.responses.with_raw_response.cancel(response_id))
+
+
+@dataclass
+class Classified:
+    transient: bool
+    error: dict[str, Any]
+    retry_after: float | None = None
+    maybe_sent: bool = False  # the request may have reached the upstream (connection errors)
+
+
+def classify(exc: Exception) -> Classified:
+    """Transient: 408/409/429 (not quota)/5xx/connection. Everything else is permanent."""
+    if isinstance(exc, openai.APIConnectionError):
+        kind = "timeout" if isinstance(exc, openai.APITimeoutError) else "connection_error"
+        return Classified(True, {"code": kind, "message": str(exc), "type": "upstream_error"},
+                          maybe_sent=True)
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        error = {
+            "code": body.get("code") or exc.code,
+            "message": body.get("message") or exc.message,
+            "type": body.get("type") or exc.type,
+            "param": body.get("param") or exc.param,
+            "status": exc.status_code,
+        }
+        quota = error["code"] == "insufficient_quota" or error["type"] == "insufficient_quota"
+        transient = (exc.status_code in (408, 409, 429) and not quota) or exc.status_code >= 500
+        return Classified(transient, error, retry_after=_retry_after(exc.response.headers))
+    return Classified(False, {"code": "upstream_error", "message": str(exc), "type": "upstream_error"})
+
+
+def _retry_after(headers: Any) -> float | None:
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return float(ms) / 1000.0
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(parsed.timestamp() - time.time(), 0.0) if parsed else None
