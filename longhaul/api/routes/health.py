@@ -1,3 +1,59 @@
-"""Placeholder router module."""
+"""Operations: liveness, readiness (PostgreSQL and Redis), Prometheus metrics."""
 
-router = None
+from __future__ import annotations
+
+from functools import lru_cache
+
+import redis
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy import text
+
+from longhaul.core.config import get_settings
+from longhaul.core.db import session_factory
+from longhaul.core.metrics import LonghaulCollector
+
+router = APIRouter(tags=["operations"])
+
+
+@lru_cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(get_settings().redis_url, socket_timeout=2,
+                                socket_connect_timeout=2)
+
+
+@lru_cache
+def _registry() -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(LonghaulCollector(session_factory(), _redis()))
+    return registry
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz() -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        with session_factory()() as session:
+            session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        _redis().ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"error: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
+                        status_code=200 if ready else 503)
+
+
+@router.get("/metrics")
+def metrics() -> Response:
+    return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)

@@ -1,3 +1,49 @@
-"""Placeholder router module."""
+"""Native job views: ``GET /v1/jobs`` (filters, cursor pagination) and ``GET /v1/jobs/{id}``."""
 
-router = None
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from longhaul.api.deps import SessionDep, TenantDep
+from longhaul.api.links import base_url
+from longhaul.core.costs.budgets import month_spend
+from longhaul.core.jobs import queries
+from longhaul.core.jobs.views import job_summary, job_view
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+@router.get("")
+def list_jobs(
+    request: Request,
+    session: SessionDep,
+    tenant: TenantDep,
+    limit: int = Query(20, ge=1, le=100),
+    after: str | None = None,
+    status: str | None = None,
+    model: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> dict[str, Any]:
+    metadata = {
+        key[len("metadata[") : -1]: value
+        for key, value in request.query_params.items()
+        if key.startswith("metadata[") and key.endswith("]")
+    }
+    jobs, has_more = queries.list_jobs(
+        session, tenant, limit=limit, after=after, status=status, model=model,
+        created_after=created_after, created_before=created_before, metadata=metadata,
+    )
+    link = base_url(request)
+    return queries.page([job_summary(session, j, link) for j in jobs], has_more)
+
+
+@router.get("/{job_id}")
+def get_job(job_id: str, request: Request, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+    job = queries.get_for_tenant(session, tenant, job_id)
+    view = job_view(session, job, base_url(request))
+    view["tenant_month_spend_usd"] = str(month_spend(session, tenant.id))
+    return view

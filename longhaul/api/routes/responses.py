@@ -1,3 +1,118 @@
-"""Placeholder router module."""
+"""OpenAI-compatible ``/v1/responses`` endpoints over Longhaul jobs."""
 
-router = None
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from longhaul.api.deps import SessionDep, TenantDep
+from longhaul.api.dispatch import enqueue
+from longhaul.api.links import base_url
+from longhaul.core import upstream
+from longhaul.core.config import get_settings
+from longhaul.core.costs.budgets import check_budget
+from longhaul.core.errors import Conflict, InvalidInput
+from longhaul.core.jobs import intake, queries, steps
+from longhaul.core.jobs.views import response_view
+from longhaul.core.models import ACTIVE, utcnow
+
+router = APIRouter(prefix="/v1/responses", tags=["responses"])
+
+
+@router.post("", status_code=200)
+async def create_response(
+    request: Request,
+    session: SessionDep,
+    tenant: TenantDep,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+) -> JSONResponse:
+    """Queue a background job; returns a Response object with ``status: queued``."""
+    body = intake.parse_body(await request.body())
+    check_budget(session, tenant)
+    accepted = intake.accept(session, tenant, body, settings=get_settings(),
+                             idempotency_key=idempotency_key)
+    session.commit()
+    if accepted.created:
+        enqueue("submit", accepted.job.id)
+    view = response_view(session, accepted.job, base_url(request))
+    headers = {"Idempotent-Replayed": "true"} if not accepted.created else {}
+    return JSONResponse(view, status_code=200, headers=headers)
+
+
+@router.get("/{response_id}")
+def retrieve_response(
+    response_id: str, request: Request, session: SessionDep, tenant: TenantDep
+) -> dict[str, Any]:
+    job = queries.get_for_tenant(session, tenant, response_id)
+    return response_view(session, job, base_url(request))
+
+
+@router.post("/{response_id}/cancel")
+def cancel_response(
+    response_id: str, request: Request, session: SessionDep, tenant: TenantDep
+) -> dict[str, Any]:
+    """Queued: never reaches upstream. Running: cancelled upstream, then confirmed."""
+    job = queries.get_for_tenant(session, tenant, response_id)
+    followups = steps.request_cancel(session, job)
+    session.commit()
+    for step in followups:
+        enqueue(step, job.id)
+    session.refresh(job)
+    view = response_view(session, job, base_url(request))
+    if job.status == "finalizing" and job.cancel_requested_at and not job.upstream_response_id:
+        view["status"] = "cancelled"  # a queued job's cancel is final at once
+    return view
+
+
+@router.delete("/{response_id}")
+def delete_response(response_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+    """Deletes the job, its artifacts and the upstream copy. A running job must be cancelled
+    first (409), so nothing keeps spending on a job nobody can see."""
+    from longhaul.core.artifacts.service import delete_job_artifacts
+
+    job = queries.get_for_tenant(session, tenant, response_id)
+    if job.status in ACTIVE:
+        raise Conflict(f"Response '{job.id}' is still {job.status}; cancel it before deleting.",
+                       code="job_active")
+    if job.upstream_response_id:
+        try:
+            upstream.get_client().responses.delete(job.upstream_response_id)
+        except Exception:  # best effort: the upstream copy expires on its own
+            pass
+    delete_job_artifacts(session, job)
+    job.deleted_at = utcnow()
+    job.request_body = {}
+    job.response_body = None
+    job.output_text = None
+    session.commit()
+    return {"id": job.id, "object": "response", "deleted": True}
+
+
+@router.get("/{response_id}/input_items")
+def list_input_items(
+    response_id: str,
+    session: SessionDep,
+    tenant: TenantDep,
+    after: str | None = None,
+    limit: int = Query(20, ge=1, le=100),
+    order: str = Query("desc", pattern="^(asc|desc)$"),
+) -> dict[str, Any]:
+    job = queries.get_for_tenant(session, tenant, response_id)
+    if job.upstream_response_id:
+        try:
+            page = upstream.get_client().responses.input_items.list(
+                job.upstream_response_id, after=after or upstream.openai.omit, limit=limit,
+                order=order)  # type: ignore[arg-type]
+            return page.model_dump(mode="json")
+        except Exception as exc:  # upstream expired it: fall back to the stored request
+            if not isinstance(exc, upstream.openai.NotFoundError):
+                raise InvalidInput(f"Upstream refused input_items: {exc}") from exc
+    items = queries.local_input_items(job)
+    if order == "desc":
+        items.reverse()
+    if after:
+        ids = [i["id"] for i in items]
+        items = items[ids.index(after) + 1:] if after in ids else []
+    return queries.page(items[:limit], len(items) > limit)

@@ -1,1 +1,42 @@
-"""Placeholder task module."""
+"""Job tasks: thin adapters that open a session scope and call ``core.jobs.steps``/``finalize``.
+Each takes a job id (and the sweep's lease token) and may safely run twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from longhaul.core.config import get_settings
+from longhaul.core.db import session_scope
+from longhaul.core.jobs import steps
+from longhaul.core.jobs.finalize import finalize_job
+from longhaul.core.upstream import get_client
+from longhaul.worker.app import app
+from longhaul.worker.dispatch import send_followups
+
+
+def _run(step: Callable[..., list[str]], job_id: str, token: str | None) -> None:
+    with session_scope() as session:
+        followups = step(session, job_id, client=get_client(), settings=get_settings(),
+                         token=token)
+    send_followups(followups, job_id)
+
+
+@app.task(name="longhaul.jobs.submit")
+def submit(job_id: str, token: str | None = None) -> None:
+    _run(steps.submit_job, job_id, token)
+
+
+@app.task(name="longhaul.jobs.poll")
+def poll(job_id: str, token: str | None = None) -> None:
+    _run(steps.poll_job, job_id, token)
+
+
+@app.task(name="longhaul.jobs.cancel")
+def cancel(job_id: str, token: str | None = None) -> None:
+    _run(steps.cancel_job, job_id, token)
+
+
+@app.task(name="longhaul.jobs.finalize")
+def finalize(job_id: str, token: str | None = None) -> None:
+    with session_scope() as session:
+        finalize_job(session, job_id, client=get_client(), settings=get_settings(), token=token)

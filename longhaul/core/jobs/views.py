@@ -1,0 +1,121 @@
+"""How a job looks from outside: as an OpenAI Response object, as a native job, as a summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from longhaul.core.artifacts.service import artifact_summaries
+from longhaul.core.costs.ledger import cost_summary
+from longhaul.core.models import Job, ToolCall
+
+RESPONSE_STATUS = {
+    "queued": "queued",
+    "submitting": "queued",
+    "in_progress": "in_progress",
+    "cancelling": "in_progress",
+    "finalizing": "in_progress",
+}
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def job_summary(session: Session, job: Job, base_url: str | None = None) -> dict[str, Any]:
+    """The compact job: what webhooks carry and what job views start from."""
+    return {
+        "id": job.id,
+        "object": "longhaul.job",
+        "status": job.status,
+        "upstream_status": job.upstream_status,
+        "upstream_response_id": job.upstream_response_id,
+        "model": job.model,
+        "created_at": _iso(job.created_at),
+        "finished_at": _iso(job.finished_at),
+        "output_text": job.output_text,
+        "usage": job.usage,
+        "error": job.error,
+        "metadata": job.job_metadata or {},
+        "cost": cost_summary(session, job),
+        "artifacts": artifact_summaries(session, job, base_url),
+    }
+
+
+def job_view(session: Session, job: Job, base_url: str | None = None) -> dict[str, Any]:
+    """``GET /v1/jobs/{id}``: the summary plus timings, attempts, polls and history."""
+    calls = session.execute(
+        select(ToolCall).where(ToolCall.job_id == job.id).order_by(ToolCall.output_index)
+    ).scalars()
+    return {
+        **job_summary(session, job, base_url),
+        "previous_job_id": job.previous_job_id,
+        "webhook_url": job.webhook_url,
+        "completion_window": job.completion_window,
+        "service_tier": job.service_tier,
+        "possibly_duplicated": job.possibly_duplicated,
+        "submit_attempts": job.submit_attempts,
+        "poll_count": job.poll_count,
+        "next_poll_at": _iso(job.next_poll_at),
+        "deadline_at": _iso(job.deadline_at),
+        "submitted_at": _iso(job.submitted_at),
+        "upstream_finished_at": _iso(job.upstream_finished_at),
+        "updated_at": _iso(job.updated_at),
+        "state_history": job.state_history,
+        "tool_calls": [
+            {"output_index": c.output_index, "id": c.item_id, "type": c.type, "status": c.status}
+            for c in calls
+        ],
+    }
+
+
+def response_view(session: Session, job: Job, base_url: str | None = None) -> dict[str, Any]:
+    """``GET /v1/responses/{id}``: a Response object with Longhaul's id. Live status while
+    running; the upstream's final object once done; plus a ``longhaul`` extension."""
+    request = job.request_body
+    final = job.status not in RESPONSE_STATUS and job.response_body
+    if final:
+        body = dict(job.response_body or {})
+    else:
+        body = {
+            "object": "response",
+            "created_at": int(job.created_at.timestamp()),
+            "error": None,
+            "incomplete_details": None,
+            "instructions": request.get("instructions"),
+            "max_output_tokens": request.get("max_output_tokens"),
+            "model": job.model,
+            "output": [],
+            "parallel_tool_calls": request.get("parallel_tool_calls", True),
+            "previous_response_id": request.get("previous_response_id"),
+            "reasoning": request.get("reasoning"),
+            "service_tier": request.get("service_tier"),
+            "temperature": request.get("temperature"),
+            "text": request.get("text"),
+            "tool_choice": request.get("tool_choice", "auto"),
+            "tools": request.get("tools") or [],
+            "top_p": request.get("top_p"),
+            "truncation": request.get("truncation"),
+            "usage": None,
+        }
+    body["id"] = job.id
+    body["background"] = True
+    body["status"] = RESPONSE_STATUS.get(job.status, job.status)
+    body["metadata"] = job.job_metadata or {}
+    if job.previous_job_id:
+        body["previous_response_id"] = job.previous_job_id
+    if job.status == "failed" and job.error and not (final and body.get("error")):
+        body["error"] = {"code": job.error.get("code"), "message": job.error.get("message")}
+    if job.status == "failed" and job.error and job.error.get("code") == "deadline_exceeded":
+        body["error"] = {"code": "deadline_exceeded", "message": job.error.get("message")}
+    body["longhaul"] = {
+        "job_status": job.status,
+        "upstream_response_id": job.upstream_response_id,
+        "upstream_status": job.upstream_status,
+        "possibly_duplicated": job.possibly_duplicated,
+        "cost": cost_summary(session, job),
+        "artifacts": artifact_summaries(session, job, base_url),
+    }
+    return body
