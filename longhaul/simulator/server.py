@@ -116,7 +116,7 @@ class SimulatorHandle:
         self.port = int(port)
         self.simulator.base_url = self.url
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="sim-http", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="sim-http", daemon=True
         )
         self._stopped = False
 
@@ -132,7 +132,7 @@ class SimulatorHandle:
     def serve_forever(self) -> None:
         """Serve in the calling thread (the CLI); ``stop()`` from another thread ends it."""
         self.simulator.start()
-        self._server.serve_forever()
+        self._server.serve_forever(poll_interval=0.1)
 
     def stop(self) -> None:
         if self._stopped:

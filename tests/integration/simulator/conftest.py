@@ -1,0 +1,90 @@
+"""Fixtures for the simulator tests: a running simulator, an SDK client, schema validation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import openai
+import pytest
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from longhaul.simulator import SimulatorHandle, start_simulator
+
+SCHEMA_FILE = Path(__file__).parents[2] / "data" / "openapi" / "openai-responses-schemas.json"
+
+
+@pytest.fixture(scope="session")
+def openapi_doc() -> dict[str, Any]:
+    return json.loads(SCHEMA_FILE.read_text())
+
+
+class SchemaValidator:
+    """Validates instances against ``#/components/schemas/<name>`` of the trimmed spec."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        resource = Resource.from_contents(doc, default_specification=DRAFT202012)
+        self._registry = Registry().with_resource("urn:openai-openapi", resource)
+
+    def errors(self, name: str, instance: Any) -> list[str]:
+        validator = jsonschema.Draft202012Validator(
+            {"$ref": f"urn:openai-openapi#/components/schemas/{name}"}, registry=self._registry
+        )
+        return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(instance)]
+
+    def check(self, name: str, instance: Any) -> None:
+        problems = self.errors(name, instance)
+        assert not problems, f"{name} schema violations:\n" + "\n".join(problems[:10])
+
+
+@pytest.fixture(scope="session")
+def schemas(openapi_doc: dict[str, Any]) -> SchemaValidator:
+    return SchemaValidator(openapi_doc)
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorHandle]:
+    with start_simulator(queued_seconds=0.05, run_seconds=0.15) as handle:
+        yield handle
+
+
+@pytest.fixture
+def client(sim: SimulatorHandle) -> openai.OpenAI:
+    return openai.OpenAI(base_url=sim.url, api_key="sk-test", max_retries=0)
+
+
+TERMINAL = {"completed", "failed", "cancelled", "incomplete"}
+
+
+def _wait_terminal(client: openai.OpenAI, response_id: str, timeout: float = 5.0) -> Any:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.responses.retrieve(response_id)
+        if response.status in TERMINAL or time.monotonic() > deadline:
+            return response
+        time.sleep(0.03)
+
+
+@pytest.fixture
+def wait_terminal(client: openai.OpenAI) -> Any:
+    """``wait_terminal(id)`` polls until the response is terminal and returns it."""
+    return lambda response_id, timeout=5.0: _wait_terminal(client, response_id, timeout)
+
+
+@pytest.fixture
+def admin(sim: SimulatorHandle) -> Any:
+    """``admin(method, path)`` calls a ``/_sim`` endpoint and returns the decoded JSON."""
+    import urllib.request
+
+    def call(method: str, path: str) -> Any:
+        request = urllib.request.Request(sim.root_url + path, method=method, data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            return json.loads(reply.read())
+
+    return call
