@@ -44,7 +44,7 @@ def validate(body: dict[str, Any]) -> CreateResponseBody:
         parsed = CreateResponseBody.model_validate(body)
     except ValidationError as exc:
         first = exc.errors()[0]
-        param = ".".join(str(p) for p in first["loc"]) or None
+        param = _param(first["loc"], body)
         if first["type"] == "missing":
             raise InvalidInput(f"Missing required parameter: '{param}'.", param=param,
                                code="missing_required_parameter") from exc
@@ -76,6 +76,24 @@ def validate(body: dict[str, Any]) -> CreateResponseBody:
             raise InvalidInput("'metadata.longhaul_job_id' is reserved.", param="metadata",
                                code="invalid_value")
     return parsed
+
+
+def _param(loc: tuple[Any, ...], body: Any) -> str | None:
+    """The dotted path of the offending field, without pydantic's union-branch labels."""
+    path: list[str] = []
+    node = body
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        elif not path:  # a missing top-level field
+            path.append(str(part))
+            break
+        else:
+            break
+        path.append(str(part))
+    return ".".join(path) or None
 
 
 def request_hash(body: dict[str, Any]) -> str:

@@ -1,0 +1,228 @@
+"""The spine, end to end: the official SDK → intake → worker → simulator → finalize."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.support.stack import Stack, wait_for
+
+pytestmark = pytest.mark.e2e
+TERMINAL = {"completed", "failed", "cancelled", "incomplete"}
+
+
+def wait_done(client: openai.OpenAI, job_id: str, timeout: float = 30.0) -> Any:
+    return wait_for(
+        lambda: (r := client.responses.retrieve(job_id)).status in TERMINAL and r,
+        timeout, what=f"{job_id} to finish")
+
+
+def job(stack: Stack, key: str, job_id: str) -> dict[str, Any]:
+    r = httpx.get(f"{stack.api_url}/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def sim_response(simulator: Any, upstream_id: str) -> dict[str, Any]:
+    return httpx.get(simulator.url.removesuffix("/v1") + f"/_sim/responses/{upstream_id}").json()
+
+
+def create(client: openai.OpenAI, scenario: str | None = None, **kw: Any) -> Any:
+    meta = {"case": uuid.uuid4().hex[:8]}
+    if scenario:
+        meta["longhaul_sim"] = scenario
+    kw.setdefault("input", "Summarise the history of the longhaul trucking industry.")
+    return client.responses.create(model="gpt-5.5", background=True, metadata=meta, **kw)
+
+
+def test_sdk_create_and_retrieve_returns_upstream_output(
+    client: openai.OpenAI, stack: Stack, api_key: str, simulator: Any
+) -> None:
+    created = create(client)
+    assert created.status == "queued"
+    assert created.id.startswith("resp_lh_")
+    done = wait_done(client, created.id)
+    assert done.status == "completed"
+    assert done.id == created.id
+    view = job(stack, api_key, created.id)
+    upstream = openai.OpenAI(base_url=simulator.url, api_key="sk-x").responses.retrieve(
+        view["upstream_response_id"])
+    assert done.output_text == upstream.output_text
+    assert "longhaul trucking" in done.output_text
+    assert view["output_text"] == upstream.output_text
+    assert upstream.metadata["longhaul_job_id"] == created.id
+    assert [h["status"] for h in view["state_history"]] == [
+        "queued", "submitting", "in_progress", "finalizing", "completed"]
+    assert view["usage"]["output_tokens"] == upstream.usage.output_tokens
+
+
+def test_cancel_queued_job_never_reaches_upstream(
+    client: openai.OpenAI, stack: Stack, api_key: str
+) -> None:
+    created = create(client, "create429:1000")  # stays queued in Longhaul, retrying
+    wait_for(lambda: job(stack, api_key, created.id)["submit_attempts"] >= 1, 15)
+    cancelled = client.responses.cancel(created.id)
+    assert cancelled.status == "cancelled"
+    done = wait_done(client, created.id)
+    assert done.status == "cancelled"
+    view = job(stack, api_key, created.id)
+    assert view["upstream_response_id"] is None
+
+
+def test_cancel_running_job_cancels_upstream(
+    client: openai.OpenAI, stack: Stack, api_key: str, simulator: Any
+) -> None:
+    created = create(client, "slow:60")
+    wait_for(lambda: job(stack, api_key, created.id)["status"] == "in_progress", 15)
+    client.responses.cancel(created.id)
+    done = wait_done(client, created.id)
+    assert done.status == "cancelled"
+    upstream_id = job(stack, api_key, created.id)["upstream_response_id"]
+    assert sim_response(simulator, upstream_id)["status"] == "cancelled"
+
+
+@pytest.mark.parametrize(("scenario", "status"), [("fail", "failed"), ("incomplete", "incomplete")])
+def test_failed_and_incomplete(client: openai.OpenAI, scenario: str, status: str) -> None:
+    done = wait_done(client, create(client, scenario).id)
+    assert done.status == status
+    if status == "failed":
+        assert done.error is not None and done.error.code == "server_error"
+    else:
+        assert done.incomplete_details is not None
+        assert done.incomplete_details.reason == "max_output_tokens"
+
+
+def test_rate_limited_create_is_retried_then_succeeds(
+    client: openai.OpenAI, stack: Stack, api_key: str
+) -> None:
+    created = create(client, "create429:2")
+    assert wait_done(client, created.id).status == "completed"
+    view = job(stack, api_key, created.id)
+    assert view["submit_attempts"] == 3
+    assert view["possibly_duplicated"] is False
+    assert [h.get("reason") for h in view["state_history"]].count("rate_limit_exceeded") == 2
+
+
+def test_permanent_upstream_error_fails_with_error_kept(client: openai.OpenAI) -> None:
+    done = wait_done(client, create(client, "bad_request").id)
+    assert done.status == "failed"
+    assert done.error is not None and done.error.message
+
+
+def test_dropped_create_is_flagged_possibly_duplicated(
+    client: openai.OpenAI, stack: Stack, api_key: str
+) -> None:
+    created = create(client, "createdup:1")
+    assert wait_done(client, created.id).status == "completed"
+    view = job(stack, api_key, created.id)
+    assert view["possibly_duplicated"] is True
+    assert view["submit_attempts"] == 2
+
+
+def test_poll_errors_are_retried(client: openai.OpenAI) -> None:
+    assert wait_done(client, create(client, "poll500:2").id).status == "completed"
+
+
+def test_deadline_cancels_upstream_and_fails(
+    client: openai.OpenAI, stack: Stack, api_key: str, simulator: Any
+) -> None:
+    created = create(client, "slow:60", extra_body={"longhaul": {"deadline_seconds": 2}})
+    done = wait_done(client, created.id)
+    assert done.status == "failed"
+    assert done.error is not None and done.error.code == "deadline_exceeded"
+    upstream_id = job(stack, api_key, created.id)["upstream_response_id"]
+    assert sim_response(simulator, upstream_id)["status"] == "cancelled"
+
+
+def test_idempotency_key(client: openai.OpenAI) -> None:
+    key = uuid.uuid4().hex
+    body = {"model": "gpt-5.5", "input": "same", "background": True}
+    first = client.responses.create(**body, extra_headers={"Idempotency-Key": key})
+    second = client.responses.create(**body, extra_headers={"Idempotency-Key": key})
+    assert first.id == second.id
+    with pytest.raises(openai.ConflictError) as info:
+        client.responses.create(**{**body, "input": "other"}, extra_headers={"Idempotency-Key": key})
+    assert info.value.code == "idempotency_key_reused"
+
+
+def test_previous_response_id_is_mapped_to_upstream(
+    client: openai.OpenAI, stack: Stack, api_key: str, simulator: Any
+) -> None:
+    first = create(client, "slow:2")
+    with pytest.raises(openai.BadRequestError) as info:
+        create(client, previous_response_id=first.id)
+    assert info.value.code == "previous_response_not_completed"
+    wait_done(client, first.id)
+    second = create(client, previous_response_id=first.id)
+    done = wait_done(client, second.id)
+    assert done.status == "completed"
+    assert done.previous_response_id == first.id
+    up_first = job(stack, api_key, first.id)["upstream_response_id"]
+    up_second = job(stack, api_key, second.id)["upstream_response_id"]
+    assert sim_response(simulator, up_second)["request"]["previous_response_id"] == up_first
+
+
+def test_unknown_fields_pass_through(client: openai.OpenAI, stack: Stack, api_key: str,
+                                     simulator: Any) -> None:
+    created = create(client, extra_body={"some_future_field": {"nested": [1, 2]}})
+    wait_done(client, created.id)
+    upstream_id = job(stack, api_key, created.id)["upstream_response_id"]
+    assert sim_response(simulator, upstream_id)["request"]["some_future_field"] == {
+        "nested": [1, 2]}
+
+
+def test_other_tenant_gets_404(client: openai.OpenAI, stack: Stack, database_url: str) -> None:
+    from longhaul.core.auth import create_api_key
+    from longhaul.core.db import session_scope
+
+    created = create(client)
+    with session_scope(database_url) as session:
+        other_key = create_api_key(session, tenant_name=f"other-{uuid.uuid4().hex[:6]}")
+    other = openai.OpenAI(base_url=f"{stack.api_url}/v1", api_key=other_key, max_retries=0)
+    with pytest.raises(openai.NotFoundError):
+        other.responses.retrieve(created.id)
+    with pytest.raises(openai.NotFoundError):
+        other.responses.cancel(created.id)
+    r = httpx.get(f"{stack.api_url}/v1/jobs/{created.id}",
+                  headers={"Authorization": f"Bearer {other_key}"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_input_items_and_delete(client: openai.OpenAI, stack: Stack, api_key: str) -> None:
+    created = create(client, input="what is a longhaul?")
+    wait_done(client, created.id)
+    items = client.responses.input_items.list(created.id)
+    texts = [c.text for item in items.data for c in item.content]  # type: ignore[union-attr]
+    assert "what is a longhaul?" in texts
+    client.responses.delete(created.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(created.id)
+
+
+def test_list_jobs_paginates_with_cursor(client: openai.OpenAI, stack: Stack, api_key: str) -> None:
+    tag = uuid.uuid4().hex[:8]
+    ids = [client.responses.create(model="gpt-5.5", input="x", background=True,
+                                   metadata={"batch": tag}).id for _ in range(5)]
+    headers = {"Authorization": f"Bearer {api_key}"}
+    seen: list[str] = []
+    after = None
+    while True:
+        params = {"limit": 2, f"metadata[batch]": tag, **({"after": after} if after else {})}
+        page = httpx.get(f"{stack.api_url}/v1/jobs", params=params, headers=headers).json()
+        seen += [j["id"] for j in page["data"]]
+        if not page["has_more"]:
+            break
+        after = page["last_id"]
+    assert seen == list(reversed(ids))
+
+
+def test_metrics_and_readiness(stack: Stack) -> None:
+    r = httpx.get(f"{stack.api_url}/readyz")
+    assert r.status_code == 200 and r.json()["checks"] == {"database": "ok", "redis": "ok"}
+    text = httpx.get(f"{stack.api_url}/metrics").text
+    assert 'longhaul_jobs{status="completed"}' in text
+    assert 'longhaul_queue_depth{queue="poll"}' in text

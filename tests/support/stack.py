@@ -1,0 +1,129 @@
+"""The whole Longhaul stack in real processes for end-to-end tests: API (uvicorn), worker and
+beat (Celery) as subprocesses on real PostgreSQL and Redis, with the simulator as upstream."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.support.infra import free_port
+
+FAST = {
+    "LONGHAUL_POLL_INITIAL_SECONDS": "0.2",
+    "LONGHAUL_POLL_MAX_SECONDS": "1.0",
+    "LONGHAUL_POLL_BACKOFF_FACTOR": "1.5",
+    "LONGHAUL_SWEEP_INTERVAL_SECONDS": "0.5",
+    "LONGHAUL_RECONCILE_INTERVAL_SECONDS": "2",
+    "LONGHAUL_LEASE_SECONDS": "5",
+    "LONGHAUL_RETRY_BASE_SECONDS": "0.2",
+    "LONGHAUL_RETRY_MAX_SECONDS": "2",
+}
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the whole process group (a Celery worker has pool children)."""
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, sig)
+        self.popen.wait(30)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(10)
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    workdir: Path
+    procs: dict[str, Proc] = field(default_factory=dict)
+    api_url: str = ""
+
+    def start(self, name: str, *args: str, extra_env: Mapping[str, str] | None = None) -> Proc:
+        log = self.workdir / f"{name}.log"
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "longhaul.cli.main", *args],
+            env={**self.env, **(extra_env or {})},
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: kill it and its children together
+            cwd=self.workdir,
+        )
+        proc = Proc(name, popen, log)
+        self.procs[name] = proc
+        return proc
+
+    def start_api(self) -> None:
+        port = free_port()
+        self.start("api", "api", "--host", "127.0.0.1", "--port", str(port))
+        self.api_url = f"http://127.0.0.1:{port}"
+        wait_http(f"{self.api_url}/healthz", self.procs["api"])
+
+    def start_worker(self, name: str = "worker", concurrency: int = 2) -> Proc:
+        return self.start(name, "worker", "--concurrency", str(concurrency),
+                          "--hostname", f"{name}-{os.getpid()}@%h")
+
+    def stop_all(self) -> None:
+        for proc in reversed(list(self.procs.values())):
+            proc.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name} ---\n{p.log.read_text()[-4000:]}" for p in
+                         self.procs.values() if p.log.exists())
+
+
+def wait_http(url: str, proc: Proc, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"{proc.name} exited: {proc.log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} not healthy after {timeout}s")
+
+
+def base_env(database_url: str, redis_url: str, simulator_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LONGHAUL_")}
+    env.update(FAST)
+    env.update(
+        LONGHAUL_DATABASE_URL=database_url,
+        LONGHAUL_REDIS_URL=redis_url,
+        LONGHAUL_OPENAI_BASE_URL=simulator_url,
+        LONGHAUL_WEBHOOK_ALLOW_HOSTS='["127.0.0.1/32","::1/128"]',
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until it returns a truthy value (bounded by ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
