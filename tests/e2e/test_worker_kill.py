@@ -1,0 +1,50 @@
+"""Kill the worker (SIGKILL, whole process group) while jobs are in flight, start another:
+every job still completes, none is submitted twice unless flagged."""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.support.stack import Stack, wait_for
+
+pytestmark = pytest.mark.e2e
+JOBS = 30
+
+
+def test_sigkill_worker_mid_flight_then_restart(
+    client: openai.OpenAI, stack: Stack, api_key: str, simulator: Any
+) -> None:
+    ids = [
+        client.responses.create(model="gpt-5.5", input=f"job {i}", background=True,
+                                metadata={"longhaul_sim": f"slow:{2 + i % 4}"}).id
+        for i in range(JOBS)
+    ]
+    headers = {"Authorization": f"Bearer {api_key}"}
+
+    def statuses() -> list[str]:
+        return [httpx.get(f"{stack.api_url}/v1/jobs/{i}", headers=headers).json()["status"]
+                for i in ids]
+
+    wait_for(lambda: statuses().count("in_progress") >= JOBS // 2, 30, what="jobs in flight")
+    stack.procs["worker"].kill(signal.SIGKILL)
+    before = statuses()
+    assert any(s not in ("completed", "failed", "cancelled", "incomplete") for s in before)
+    time.sleep(1)
+    stack.start_worker("worker2")
+
+    final = wait_for(lambda: (s := statuses()) if all(x == "completed" for x in s) else None,
+                     90, interval=1, what="every job to complete after the restart")
+    assert final == ["completed"] * JOBS
+
+    stats = httpx.get(simulator.url.removesuffix("/v1") + "/_sim/stats").json()
+    for job_id in ids:
+        view = httpx.get(f"{stack.api_url}/v1/jobs/{job_id}", headers=headers).json()
+        assert view["output_text"]
+        # One create reached the upstream, unless the job says it may have been duplicated.
+        assert stats["create_attempts"][job_id] == 1 or view["possibly_duplicated"], view
