@@ -83,7 +83,9 @@ def admin(sim: SimulatorHandle) -> Any:
     import urllib.request
 
     def call(method: str, path: str) -> Any:
-        request = urllib.request.Request(sim.root_url + path, method=method, data=b"" if method == "POST" else None)
+        request = urllib.request.Request(
+            sim.root_url + path, method=method, data=b"" if method == "POST" else None
+        )
         with urllib.request.urlopen(request, timeout=5) as reply:
             return json.loads(reply.read())
 

@@ -141,8 +141,9 @@ def test_unknown_response_is_404_with_openai_error(client: openai.OpenAI) -> Non
 
 def test_input_items_pagination(client: openai.OpenAI) -> None:
     messages = [
-        {"role": "user", "content": f"message {n}"} if n % 2 == 0 else
-        {"role": "assistant", "content": f"message {n}"}
+        {"role": "user", "content": f"message {n}"}
+        if n % 2 == 0
+        else {"role": "assistant", "content": f"message {n}"}
         for n in range(5)
     ]
     created = create(client, input=messages)
