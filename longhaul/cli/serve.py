@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     p = sub.add_parser("flower", help="run Flower (read-only, basic auth)")
     p.add_argument("--port", type=int)
+    p.add_argument("--address", default="127.0.0.1", help="bind address (0.0.0.0 in a container)")
     p.set_defaults(func=_flower)
 
     p = sub.add_parser("simulator", help="run the bundled Responses API simulator")
@@ -93,7 +94,7 @@ def _flower(args: argparse.Namespace) -> int:
         [
             "flower",
             f"--port={args.port or settings.flower_port}",
-            "--address=127.0.0.1",
+            f"--address={args.address}",
             f"--basic-auth={settings.flower_basic_auth}",
             "--read-only",
         ]
