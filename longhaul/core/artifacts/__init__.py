@@ -1,0 +1,1 @@
+"""Artifacts: find the files a response produced, archive them to storage, describe them."""
