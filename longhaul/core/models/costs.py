@@ -1,1 +1,56 @@
-"""Placeholder: filled by the costs work."""
+"""Cost ledger: one line per priced item of a job, written once in finalize."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from longhaul.core.models.base import Base, utcnow
+
+
+class LedgerLine(Base):
+    """``amount = quantity * unit_price / per`` rounded to 1e-6 USD; NULL when unpriced."""
+
+    __tablename__ = "ledger_lines"
+    __table_args__ = (
+        UniqueConstraint("job_id", "item"),
+        Index("ix_ledger_lines_tenant_created", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    item: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(64))
+    tool: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(200))
+    service_tier: Mapped[str | None] = mapped_column(String(20))
+    completion_window: Mapped[str | None] = mapped_column(String(20))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(20, 6))
+    unit: Mapped[str] = mapped_column(String(32))
+    unit_price: Mapped[Decimal | None] = mapped_column(Numeric(20, 9))
+    per: Mapped[int] = mapped_column(Integer, default=1)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(20, 9))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    status: Mapped[str] = mapped_column(String(16))  # priced | unpriced
+    unpriced_reason: Mapped[str | None] = mapped_column(Text)
+    price_source: Mapped[str | None] = mapped_column(Text)
+    effective_from: Mapped[date | None] = mapped_column(Date)
+    priced_at: Mapped[datetime]  # the request time the prices were looked up for
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
