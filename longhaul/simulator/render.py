@@ -147,11 +147,9 @@ def file_object(spec: FileSpec, created: int) -> dict[str, Any]:
         "object": "file",
         "bytes": spec.blob.size,
         "created_at": created,
-        "expires_at": None,
         "filename": spec.filename,
         "purpose": "assistants",
         "status": "processed",
-        "status_details": None,
     }
 
 
