@@ -1,3 +1,99 @@
-"""Placeholder router module."""
+"""Webhook routes: inbound OpenAI webhooks, a job's deliveries, tenant endpoints and secret."""
 
-router = None
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from longhaul.api.deps import SessionDep, TenantDep
+from longhaul.core.config import get_settings
+from longhaul.core.jobs import queries
+from longhaul.core.models import utcnow
+from longhaul.core.webhooks import endpoints, signing
+from longhaul.core.webhooks.delivery import redeliver
+from longhaul.core.webhooks.inbound import handle_openai_webhook
+from longhaul.core.webhooks.views import job_deliveries
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["webhooks"])
+
+
+@router.post("/v1/webhooks/openai")
+async def openai_webhook(request: Request, session: SessionDep) -> dict[str, Any]:
+    """Verified with ``LONGHAUL_OPENAI_WEBHOOK_SECRET``; a known running job is polled at once."""
+    raw = await request.body()
+    headers = dict(request.headers)
+    job_id = await run_in_threadpool(_wake_job, session, raw, headers)
+    return {"received": True, "job_id": job_id}
+
+
+def _wake_job(session: Session, raw: bytes, headers: dict[str, str]) -> str | None:
+    job_id = handle_openai_webhook(session, raw, headers, get_settings().openai_webhook_secret)
+    session.commit()  # the poll task must never run before the wake-up is committed
+    if job_id is not None:
+        from longhaul.worker.app import app as celery_app
+
+        celery_app.send_task("longhaul.jobs.poll", args=[job_id])
+    return job_id
+
+
+@router.get("/v1/jobs/{job_id}/deliveries")
+def list_deliveries(job_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+    job = queries.get_for_tenant(session, tenant, job_id)
+    return {"object": "list", "data": job_deliveries(session, job.id)}
+
+
+@router.post("/v1/jobs/{job_id}/deliveries/redeliver")
+def redeliver_job(job_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+    job = queries.get_for_tenant(session, tenant, job_id)
+    ids = redeliver(session, job)
+    session.commit()
+    from longhaul.worker.tasks.webhooks import send_deliveries
+
+    send_deliveries(ids)
+    return {"object": "list", "data": job_deliveries(session, job.id)}
+
+
+class EndpointIn(BaseModel):
+    url: str = Field(max_length=2048)
+    event_types: list[str] | None = None
+    description: str | None = Field(None, max_length=200)
+
+
+@router.post("/v1/webhook_endpoints")
+def create_endpoint(body: EndpointIn, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+    endpoint = endpoints.create_endpoint(
+        session, tenant.id, url=body.url, event_types=body.event_types, description=body.description
+    )
+    return endpoints.endpoint_view(endpoint)
+
+
+@router.get("/v1/webhook_endpoints")
+def list_endpoints(session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+    rows = endpoints.list_endpoints(session, tenant.id)
+    return {"object": "list", "data": [endpoints.endpoint_view(e) for e in rows]}
+
+
+@router.delete("/v1/webhook_endpoints/{endpoint_id}")
+def delete_endpoint(endpoint_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+    endpoints.delete_endpoint(session, tenant.id, endpoint_id)
+    return {"id": endpoint_id, "object": "webhook_endpoint.deleted", "deleted": True}
+
+
+@router.get("/v1/webhook_secret")
+def get_secret(session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+    """The tenant's signing secrets (created on first use), current first."""
+    keys = signing.ensure_secrets(session, tenant.id, utcnow())
+    return {"object": "webhook_secret", "secret": keys[0], "previous": keys[1:]}
+
+
+@router.post("/v1/webhook_secret/rotate")
+def rotate_secret(session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+    grace = get_settings().webhook_rotation_grace_seconds
+    secret = signing.rotate_secret(session, tenant.id, grace_seconds=grace)
+    return {"object": "webhook_secret", "secret": secret, "previous_valid_for_seconds": grace}

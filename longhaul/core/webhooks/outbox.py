@@ -94,6 +94,13 @@ def record_final_event(session: Session, job: Job) -> None:
     ).scalar_one_or_none()
     if event_id is None:
         return
+    add_deliveries(session, session.get_one(WebhookEvent, event_id), job, now)
+    session.flush()
+
+
+def add_deliveries(session: Session, event: WebhookEvent, job: Job, now: datetime) -> None:
+    """One pending delivery per target not yet targeted: the job's URL and every enabled tenant
+    endpoint subscribed to the event's type."""
     targets: list[tuple[str | None, str]] = []
     if job.webhook_url:
         targets.append((None, job.webhook_url))
@@ -101,7 +108,7 @@ def record_final_event(session: Session, job: Job) -> None:
         select(WebhookEndpoint).where(
             WebhookEndpoint.tenant_id == job.tenant_id,
             WebhookEndpoint.disabled_at.is_(None),
-            WebhookEndpoint.event_types.contains([event_type]),
+            WebhookEndpoint.event_types.contains([event.type]),
         )
     ).scalars()
     targets += [(e.id, e.url) for e in endpoints]
@@ -111,7 +118,7 @@ def record_final_event(session: Session, job: Job) -> None:
             insert(WebhookDelivery)
             .values(
                 id=new_id("whd_"),
-                event_id=event_id,
+                event_id=event.id,
                 endpoint_id=endpoint_id,
                 url=url,
                 status="pending",
@@ -123,7 +130,6 @@ def record_final_event(session: Session, job: Job) -> None:
             )
             .on_conflict_do_nothing(index_elements=["event_id", "url"])
         )
-    session.flush()
 
 
 def pending_delivery_ids(session: Session, job_id: str) -> list[str]:
