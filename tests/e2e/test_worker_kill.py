@@ -7,7 +7,7 @@ import signal
 import time
 from typing import Any
 
-import httpx
+import httpx2 as httpx
 import openai
 import pytest
 

@@ -49,7 +49,7 @@ def finalize_job(
     if status in ("completed", "incomplete") and not job.error:
         error = None
     done = transition(
-        session, job.id, ["finalizing"], status, now=now, lease_owner=owner,
+        session, job.id, ["finalizing"], status, now=now, owned_by=owner,
         output_text=extract.output_text(response) if response else None,
         usage=response.get("usage"), error=error, finished_at=now, next_poll_at=None,
         lease_until=None, lease_owner=None,

@@ -26,11 +26,11 @@ def transition(
     *,
     now: datetime | None = None,
     reason: str | None = None,
-    lease_owner: str | None = None,
+    owned_by: str | None = None,
     **values: Any,
 ) -> Job | None:
     """Move ``job_id`` to ``to_state`` only if it is in one of ``from_states`` (and, when given,
-    still leased by ``lease_owner``). Returns the updated job, or None if someone else won."""
+    still leased by ``owned_by``). Returns the updated job, or None if someone else won."""
     now = now or utcnow()
     entry = history_entry(to_state, now, reason=reason)
     stmt = (
@@ -45,8 +45,8 @@ def transition(
         .returning(Job)
         .execution_options(synchronize_session=False)
     )
-    if lease_owner is not None:
-        stmt = stmt.where(Job.lease_owner == lease_owner)
+    if owned_by is not None:
+        stmt = stmt.where(Job.lease_owner == owned_by)
     job = session.execute(stmt).scalar_one_or_none()
     if job is not None:
         session.refresh(job)

@@ -54,7 +54,7 @@ def submit_job(
     if claimed is None:
         return []
     job, owner = claimed
-    job = transition(session, job_id, ["queued"], "submitting", now=now, lease_owner=owner,
+    job = transition(session, job_id, ["queued"], "submitting", now=now, owned_by=owner,
                      submit_attempts=job.submit_attempts + 1)
     session.commit()  # committed as `submitting` before the (non-idempotent) create
     if job is None:
@@ -68,7 +68,7 @@ def submit_job(
     status = body.get("status")
     delay = poll_policy(settings).next_delay(0, result.headers.get("openai-poll-after-ms"))
     job = transition(
-        session, job_id, ["submitting"], "in_progress", now=now, lease_owner=owner,
+        session, job_id, ["submitting"], "in_progress", now=now, owned_by=owner,
         upstream_response_id=body.get("id"), upstream_status=status, submitted_at=now,
         next_poll_at=now + timedelta(seconds=delay), lease_until=None, lease_owner=None,
         service_tier=body.get("service_tier"),
@@ -104,13 +104,13 @@ def _submit_failed(
     if info.transient and job.submit_attempts < settings.submit_max_attempts:
         delay = retry_policy(settings).delay(job.submit_attempts, info.retry_after)
         log.warning("submit %s: transient %s, retrying in %.1fs", job.id, info.error, delay)
-        transition(session, job.id, ["submitting"], "queued", now=now, lease_owner=owner,
+        transition(session, job.id, ["submitting"], "queued", now=now, owned_by=owner,
                    reason=str(info.error.get("code")), error=info.error, possibly_duplicated=dup,
                    next_poll_at=now + timedelta(seconds=delay), lease_until=None, lease_owner=None)
         session.commit()
         return []
     log.warning("submit %s: failed permanently: %s", job.id, info.error)
-    failed = transition(session, job.id, ["submitting"], "finalizing", now=now, lease_owner=owner,
+    failed = transition(session, job.id, ["submitting"], "finalizing", now=now, owned_by=owner,
                         reason="submit_failed", error=info.error, possibly_duplicated=dup,
                         next_poll_at=now, lease_until=None, lease_owner=None)
     session.commit()
@@ -161,7 +161,7 @@ def _poll_failed(
         return []
     # The upstream no longer knows the response (404: expired/deleted) or refuses: fail the job.
     log.warning("poll %s: permanent error %s", job.id, info.error)
-    done = transition(session, job.id, RUNNING, "finalizing", now=now, lease_owner=owner,
+    done = transition(session, job.id, RUNNING, "finalizing", now=now, owned_by=owner,
                       reason="poll_failed", error=info.error, poll_count=job.poll_count + 1,
                       next_poll_at=now, lease_until=None, lease_owner=None)
     session.commit()
@@ -179,7 +179,7 @@ def _deadline(session: Session, job: Job, owner: str, client: openai.OpenAI,
     err = {"code": "deadline_exceeded", "type": "timeout",
            "message": f"The job did not finish within its deadline of {seconds} s and was "
                       "cancelled upstream."}
-    done = transition(session, job.id, RUNNING, "finalizing", now=now, lease_owner=owner,
+    done = transition(session, job.id, RUNNING, "finalizing", now=now, owned_by=owner,
                       reason="deadline", error=err, response_body=body,
                       upstream_status=(body or {}).get("status"), next_poll_at=now,
                       lease_until=None, lease_owner=None)
@@ -189,7 +189,7 @@ def _deadline(session: Session, job: Job, owner: str, client: openai.OpenAI,
 
 def _to_finalizing(session: Session, job: Job, body: dict[str, Any], now: datetime,
                    owner: str | None = None) -> Followups:
-    done = transition(session, job.id, RUNNING, "finalizing", now=now, lease_owner=owner,
+    done = transition(session, job.id, RUNNING, "finalizing", now=now, owned_by=owner,
                       response_body=body, upstream_status=body.get("status"),
                       upstream_finished_at=now, poll_count=job.poll_count + (1 if owner else 0),
                       next_poll_at=now + timedelta(seconds=30), lease_until=None,
