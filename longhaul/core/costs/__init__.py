@@ -1,0 +1,1 @@
+"""Per-job cost ledger, usage reports and monthly budgets."""

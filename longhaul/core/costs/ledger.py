@@ -1,0 +1,130 @@
+"""Write a job's cost ledger once, and summarise it for the job view and the webhook.
+
+``write_ledger`` runs inside finalize's transaction: it only flushes, and every line is inserted
+with ``ON CONFLICT (job_id, item) DO NOTHING``, so running finalize again never adds or changes a
+line (the first run's prices stand).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from longhaul.core.models import Job
+from longhaul.core.models.costs import LedgerLine
+from longhaul.core.pricing import price_response
+
+CURRENCY = "USD"
+
+
+def write_ledger(session: Session, job: Job, response: dict[str, Any]) -> None:
+    """Price ``response`` for ``job`` and insert its ledger lines (flush only, idempotent)."""
+    priced = price_response(
+        response,
+        request=job.request_body or {},
+        requested_at=job.created_at,
+        completion_window=job.completion_window,
+    )
+    rows = [
+        {
+            "job_id": job.id,
+            "tenant_id": job.tenant_id,
+            "item": line.item,
+            "kind": line.kind,
+            "tool": line.tool,
+            "model": priced.model,
+            "service_tier": priced.service_tier,
+            "completion_window": priced.completion_window,
+            "quantity": line.quantity,
+            "unit": line.unit,
+            "unit_price": line.unit_price,
+            "per": line.per,
+            "amount": line.amount,
+            "currency": CURRENCY,
+            "status": "priced" if line.priced else "unpriced",
+            "unpriced_reason": line.unpriced_reason,
+            "price_source": line.price_source,
+            "effective_from": line.effective_from,
+            "priced_at": job.created_at,
+            "details": {**line.details, **({"notes": priced.notes} if priced.notes else {})},
+        }
+        for line in priced.lines
+    ]
+    if rows:
+        stmt = insert(LedgerLine).values(rows)
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["job_id", "item"]))
+    session.flush()
+
+
+def ledger_lines(session: Session, job_id: str) -> list[LedgerLine]:
+    return list(
+        session.execute(
+            select(LedgerLine).where(LedgerLine.job_id == job_id).order_by(LedgerLine.id)
+        ).scalars()
+    )
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:.6f}"
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def cost_summary(session: Session, job: Job) -> dict[str, Any] | None:
+    """Total, breakdown by kind and per tool, and the lines; ``None`` before the ledger exists.
+
+    Amounts are strings (exact decimals, USD to 1e-6). ``complete`` is false when any line is
+    unpriced: the total then covers the priced lines only.
+    """
+    lines = ledger_lines(session, job.id)
+    if not lines:
+        return None
+    total = Decimal(0)
+    by_kind: dict[str, Decimal] = defaultdict(Decimal)
+    by_tool: dict[str, Decimal] = defaultdict(Decimal)
+    unpriced = []
+    for line in lines:
+        if line.amount is None:
+            unpriced.append({"item": line.item, "kind": line.kind, "reason": line.unpriced_reason})
+            continue
+        total += line.amount
+        by_kind[line.kind] += line.amount
+        if line.tool:
+            by_tool[line.tool] += line.amount
+    first = lines[0]
+    return {
+        "currency": CURRENCY,
+        "total": _money(total),
+        "complete": not unpriced,
+        "model": first.model,
+        "service_tier": first.service_tier,
+        "completion_window": first.completion_window,
+        "by_kind": {k: _money(v) for k, v in by_kind.items()},
+        "by_tool": {k: _money(v) for k, v in by_tool.items()},
+        "unpriced": unpriced,
+        "lines": [_line_view(line) for line in lines],
+    }
+
+
+def _line_view(line: LedgerLine) -> dict[str, Any]:
+    return {
+        "item": line.item,
+        "kind": line.kind,
+        "tool": line.tool,
+        "quantity": _plain(line.quantity),
+        "unit": line.unit,
+        "unit_price": None if line.unit_price is None else _plain(line.unit_price),
+        "per": line.per,
+        "amount": None if line.amount is None else _money(line.amount),
+        "status": line.status,
+        "unpriced_reason": line.unpriced_reason,
+        "price_source": line.price_source,
+        "effective_from": line.effective_from.isoformat() if line.effective_from else None,
+    }
