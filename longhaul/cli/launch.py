@@ -109,9 +109,12 @@ def _start(
     settings = get_settings()
     logs = sup.log_dir
 
-    def progress() -> None:
+    started = time.monotonic()
+
+    def progress(step: str) -> None:
         state["processes"] = _records(sup)
         write_state(data_dir, state)
+        print(f"[{time.monotonic() - started:5.1f}s] {step}", flush=True)
 
     # PostgreSQL
     if _explicit("database_url"):
@@ -121,7 +124,7 @@ def _start(
             data_dir / "postgres", log_file=logs / "postgres.log"
         )
         sup.adopt("postgres", pg, logs / "postgres.log", stop_signal=signal.SIGINT, stop_timeout=30)
-        progress()
+        progress(f"embedded PostgreSQL ready: {server_url}")
         db_url = embedded.ensure_database(server_url, "longhaul")
         db_kind = "embedded"
     db_url = db_url.replace("postgresql://", "postgresql+psycopg://", 1)
@@ -134,7 +137,7 @@ def _start(
             data_dir / "redis", log_file=logs / "redis.log"
         )
         sup.adopt("redis", rs, logs / "redis.log")
-        progress()
+        progress(f"redis-server ready: {redis_url}")
         redis_kind = "redis-server"
     else:
         print(f"longhaul: warning: {embedded.FAKE_REDIS_WARNING}", file=sys.stderr)
@@ -158,12 +161,12 @@ def _start(
         port = embedded.free_port()
         sup.env["LONGHAUL_SIM_PORT"] = str(port)
         sim = sup.spawn("simulator", ["simulator"])
-        progress()
         simulator_url = f"http://127.0.0.1:{port}/v1"
         embedded.wait_until(
             lambda: http_status(f"http://127.0.0.1:{port}/_sim/health") == 200,
             timeout=30, what="simulator", proc=sim.proc, log_file=sim.log,
         )  # fmt: skip
+        progress(f"simulator ready: {simulator_url}")
         env["LONGHAUL_OPENAI_BASE_URL"] = simulator_url
         env["LONGHAUL_OPENAI_API_KEY"] = SIMULATOR_KEY
 
@@ -179,12 +182,13 @@ def _start(
 
     upgrade(db_url)
     api_key = _dev_api_key(data_dir)
+    progress("migrations applied; dev API key ready")
 
     api = sup.spawn("api", ["api", "--port", str(api_port)])
     worker = sup.spawn("worker", ["worker"], stop_timeout=30)
     beat = sup.spawn("beat", ["beat"])
     flower = sup.spawn("flower", ["flower", "--port", str(flower_port)])
-    progress()
+    progress("started api, worker, beat, flower")
     host = settings.api_host if settings.api_host not in ("0.0.0.0", "::") else "127.0.0.1"
     api_root = f"http://{host}:{api_port}"
     flower_url = f"http://127.0.0.1:{flower_port}"
@@ -195,6 +199,7 @@ def _start(
         (beat, lambda: True),
     ):
         embedded.wait_until(check, timeout=90, what=child.name, proc=child.proc, log_file=child.log)
+        progress(f"{child.name} healthy")
     return {
         "api": f"{api_root}/v1",
         "api_key": api_key,
