@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from . import render
 from .blobs import Blob
@@ -27,6 +27,10 @@ from .state import ResponseRecord, SimState
 from .webhooks import WebhookSender, build_event
 
 Query = Mapping[str, list[str]]
+
+
+class Headers(Protocol):
+    def get(self, name: str, default: None = None) -> str | None: ...
 
 
 @dataclass
@@ -99,9 +103,7 @@ class Simulator:
             self.sender.shutdown()
 
     # --- dispatch -----------------------------------------------------------------------
-    def handle(
-        self, method: str, path: str, query: Query, headers: Mapping[str, str], body: bytes
-    ) -> Reply:
+    def handle(self, method: str, path: str, query: Query, headers: Headers, body: bytes) -> Reply:
         path = path.rstrip("/") or "/"
         allowed = False
         for route_method, pattern, handler in self._routes:
@@ -375,7 +377,7 @@ class Simulator:
     # --- helpers ------------------------------------------------------------------------
     def _page(self, data: list[dict[str, Any]], query: Query, *, default_order: str) -> Reply:
         order = (query.get("order") or [default_order])[0]
-        after = (query.get("after") or [None])[0]
+        after = query["after"][0] if query.get("after") else None
         try:
             limit = int((query.get("limit") or ["20"])[0])
         except ValueError:

@@ -114,12 +114,13 @@ class SimulatorHandle:
     def __init__(self, config: SimulatorConfig) -> None:
         self.simulator = Simulator(config)
         self._server = SimulatorHTTPServer((config.host, config.port), self.simulator)
-        host, port = self._server.server_address[:2]
+        address = self._server.server_address
+        host, port = str(address[0]), int(address[1])
         if host in ("0.0.0.0", "::"):
             host = "127.0.0.1"
         self.root_url = f"http://{host}:{port}"
         self.url = f"{self.root_url}/v1"
-        self.port = int(port)
+        self.port = port
         self.simulator.base_url = self.url
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="sim-http", daemon=True
