@@ -44,27 +44,9 @@ def _json_default(value: Any) -> Any:
 
 def job_data(session: Session, job: Job) -> dict[str, Any]:
     """The event's ``data``: the job summary (links use ``public_url`` when set)."""
-    try:
-        from longhaul.core.jobs.views import job_summary
-    except ImportError:  # costs/artifacts summaries not installed yet: a plain summary
-        return _plain_summary(job)
+    from longhaul.core.jobs.views import job_summary  # late: views imports costs and artifacts
+
     return job_summary(session, job, get_settings().public_url)
-
-
-def _plain_summary(job: Job) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "object": "longhaul.job",
-        "status": job.status,
-        "upstream_response_id": job.upstream_response_id,
-        "model": job.model,
-        "output_text": job.output_text,
-        "usage": job.usage,
-        "error": job.error,
-        "metadata": job.job_metadata or {},
-        "cost": None,
-        "artifacts": [],
-    }
 
 
 def encode_payload(event_type: str, data: dict[str, Any], now: datetime) -> bytes:

@@ -160,3 +160,20 @@ def drive(session: Session, until: Callable[[], bool], *, timeout: float = 15.0)
             return attempts
         time.sleep(0.02)
     raise AssertionError(f"condition not met within {timeout}s ({attempts} attempts made)")
+
+
+def purge_messages(queue: str, needle: str) -> int:
+    """Remove the messages for ``needle`` (a job or delivery id) from a broker queue; returns how
+    many there were. Tests that send real Celery messages leave the broker as they found it."""
+    import base64
+
+    import redis
+
+    from longhaul.worker.app import app as celery_app
+
+    r = redis.Redis.from_url(str(celery_app.conf.broker_url))
+    found = 0
+    for raw in r.lrange(queue, 0, -1):
+        if needle.encode() in base64.b64decode(json.loads(raw)["body"]):
+            found += r.lrem(queue, 0, raw)
+    return found
