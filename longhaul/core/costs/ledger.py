@@ -1,8 +1,9 @@
 """Write a job's cost ledger once, and summarise it for the job view and the webhook.
 
-``write_ledger`` runs inside finalize's transaction: it only flushes, and every line is inserted
-with ``ON CONFLICT (job_id, item) DO NOTHING``, so running finalize again never adds or changes a
-line (the first run's prices stand).
+``write_ledger`` runs inside finalize's transaction and only flushes. It locks the job row, writes
+nothing if the job already has lines, and inserts with ``ON CONFLICT (job_id, item) DO NOTHING``:
+running finalize again (even concurrently, even with a different response) never adds or changes a
+line; the first committed run's prices stand.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ CURRENCY = "USD"
 
 def write_ledger(session: Session, job: Job, response: dict[str, Any]) -> None:
     """Price ``response`` for ``job`` and insert its ledger lines (flush only, idempotent)."""
+    # Serialise finalizers of this job (the lead's status CAS updates the same row next).
+    session.execute(select(Job.id).where(Job.id == job.id).with_for_update())
+    if session.execute(select(LedgerLine.id).where(LedgerLine.job_id == job.id).limit(1)).first():
+        return
     priced = price_response(
         response,
         request=job.request_body or {},

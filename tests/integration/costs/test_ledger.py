@@ -69,6 +69,9 @@ def test_write_ledger_twice_leaves_one_set_of_lines(
     changed = copy.deepcopy(RESPONSE)
     changed["usage"]["output_tokens"] = 9_999
     changed["tool_usage"]["web_search"]["num_requests"] = 7
+    changed["output"].append(
+        {"type": "code_interpreter_call", "id": "ci_2", "container_id": "cntr_b", "code": "2"}
+    )
     with session_factory(database_url)() as other:
         write_ledger(other, other.get(Job, job.id), changed)
         other.commit()
@@ -192,3 +195,35 @@ def test_simulator_response_priced_end_to_end(
     assert summary is not None
     assert D(summary["total"]) == sum((line.amount for line in lines.values()), D(0))
     assert set(summary["by_tool"]) == {"web_search", "code_interpreter", "image_generation"}
+
+
+def test_concurrent_finalizers_write_one_ledger(
+    session: Session, make_job: Callable[..., Job], database_url: str
+) -> None:
+    import threading
+
+    job = make_job(request=REQUEST, created_at=NOV)
+    other_response = copy.deepcopy(RESPONSE)
+    other_response["output"].append(
+        {"type": "code_interpreter_call", "id": "ci_9", "container_id": "cntr_z", "code": "9"}
+    )
+    factory = session_factory(database_url)
+    first = factory()
+    write_ledger(first, first.get(Job, job.id), RESPONSE)  # holds the job row lock, uncommitted
+    done = threading.Event()
+
+    def second() -> None:
+        with factory() as s:
+            write_ledger(s, s.get(Job, job.id), other_response)
+            s.commit()
+        done.set()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    assert not done.wait(0.5)  # blocked behind the first finalizer
+    first.commit()
+    first.close()
+    thread.join(timeout=10)
+    assert done.is_set()
+    items = {line.item for line in ledger_lines(session, job.id)}
+    assert "container:cntr_z" not in items and "container:cntr_a" in items
