@@ -46,15 +46,28 @@ def schemas(openapi_doc: dict[str, Any]) -> SchemaValidator:
     return SchemaValidator(openapi_doc)
 
 
-@pytest.fixture
-def sim() -> Iterator[SimulatorHandle]:
+@pytest.fixture(scope="session")
+def _shared_sim() -> Iterator[SimulatorHandle]:
     with start_simulator(queued_seconds=0.05, run_seconds=0.15) as handle:
         yield handle
 
 
+@pytest.fixture(scope="session")
+def _shared_client(_shared_sim: SimulatorHandle) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=_shared_sim.url, api_key="sk-test", max_retries=0) as client:
+        yield client
+
+
 @pytest.fixture
-def client(sim: SimulatorHandle) -> openai.OpenAI:
-    return openai.OpenAI(base_url=sim.url, api_key="sk-test", max_retries=0)
+def sim(_shared_sim: SimulatorHandle) -> SimulatorHandle:
+    """One simulator for the session, reset (state, counters, schedule) before each test."""
+    _shared_sim.simulator.admin_reset(query={}, body=b"")
+    return _shared_sim
+
+
+@pytest.fixture
+def client(sim: SimulatorHandle, _shared_client: openai.OpenAI) -> openai.OpenAI:
+    return _shared_client
 
 
 TERMINAL = {"completed", "failed", "cancelled", "incomplete"}
