@@ -47,6 +47,8 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         if s.connect_ex((host, port)) == 0:
             return True
     with socket.socket() as s:
+        # As servers do: connections in TIME_WAIT on the port don't stop them from binding.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
