@@ -10,8 +10,10 @@ from longhaul.core.db import session_scope
 from longhaul.core.jobs import steps
 from longhaul.core.jobs.finalize import finalize_job
 from longhaul.core.upstream import get_client
+from longhaul.core.webhooks.outbox import pending_delivery_ids
 from longhaul.worker.app import app
 from longhaul.worker.dispatch import send_followups
+from longhaul.worker.tasks.webhooks import send_deliveries
 
 
 def _run(step: Callable[..., list[str]], job_id: str, token: str | None) -> None:
@@ -39,4 +41,8 @@ def cancel(job_id: str, token: str | None = None) -> None:
 @app.task(name="longhaul.jobs.finalize")
 def finalize(job_id: str, token: str | None = None) -> None:
     with session_scope() as session:
-        finalize_job(session, job_id, client=get_client(), settings=get_settings(), token=token)
+        status = finalize_job(session, job_id, client=get_client(), settings=get_settings(),
+                              token=token)
+        deliveries = pending_delivery_ids(session, job_id) if status else []
+    # The webhook goes out now rather than at the next beat tick (the tick is the safety net).
+    send_deliveries(deliveries)

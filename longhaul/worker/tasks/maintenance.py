@@ -32,3 +32,14 @@ def reconcile() -> int:
     if repaired:
         log.warning("reconcile repaired %d job(s)", repaired)
     return repaired
+
+
+@app.task(name="longhaul.maintenance.cleanup_artifacts")
+def cleanup_artifacts() -> int:
+    """Retention: delete artifacts past ``LONGHAUL_ARTIFACT_TTL_DAYS`` and mark them expired."""
+    from longhaul.core.artifacts.cleanup import cleanup_expired
+    from longhaul.core.models import utcnow
+    from longhaul.core.storage.factory import get_storage
+
+    with session_scope() as session:
+        return cleanup_expired(session, get_storage(), utcnow())
