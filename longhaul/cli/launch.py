@@ -184,22 +184,27 @@ def _start(
     api_key = _dev_api_key(data_dir)
     progress("migrations applied; dev API key ready")
 
-    api = sup.spawn("api", ["api", "--port", str(api_port)])
+    host = settings.api_host if settings.api_host not in ("0.0.0.0", "::") else "127.0.0.1"
+    api = _HttpChild(sup, "api", lambda p: ["api", "--port", str(p)], api_port, "/healthz", host)
+    flower = _HttpChild(
+        sup, "flower", lambda p: ["flower", "--port", str(p)], flower_port, "/healthcheck"
+    )
     worker = sup.spawn("worker", ["worker"], stop_timeout=30)
     beat = sup.spawn("beat", ["beat"])
-    flower = sup.spawn("flower", ["flower", "--port", str(flower_port)])
     progress("started api, worker, beat, flower")
-    host = settings.api_host if settings.api_host not in ("0.0.0.0", "::") else "127.0.0.1"
-    api_root = f"http://{host}:{api_port}"
-    flower_url = f"http://127.0.0.1:{flower_port}"
-    for child, check in (
-        (api, lambda: http_status(f"{api_root}/healthz") == 200),
-        (flower, lambda: http_status(f"{flower_url}/healthcheck") == 200),
-        (worker, lambda: _worker_answers(redis_url)),
-        (beat, lambda: True),
-    ):
-        embedded.wait_until(check, timeout=90, what=child.name, proc=child.proc, log_file=child.log)
-        progress(f"{child.name} healthy")
+    api.wait(fixed=_explicit("api_port"))
+    progress("api healthy")
+    flower.wait(fixed=_explicit("flower_port"))
+    progress("flower healthy")
+    embedded.wait_until(
+        lambda: _worker_answers(redis_url), timeout=90, what="worker", proc=worker.proc,
+        log_file=worker.log,
+    )  # fmt: skip
+    if beat.proc.poll() is not None:
+        raise StackError(f"beat exited with code {beat.proc.returncode} (see {beat.log})")
+    progress("worker answers; beat runs")
+    api_root = f"http://{host}:{api.port}"
+    flower_url = f"http://127.0.0.1:{flower.port}"
     return {
         "api": f"{api_root}/v1",
         "api_key": api_key,
@@ -216,6 +221,51 @@ def _start(
         "logs": str(logs),
         "pid": os.getpid(),
     }
+
+
+class _HttpChild:
+    """An HTTP child on a chosen port. Healthy = this very process listens on the port and the
+    health path answers 200 (a port taken by someone else in between is noticed, not trusted).
+    When another process grabbed the port first, it starts again on another free port."""
+
+    def __init__(
+        self, sup: Supervisor, name: str, args: Callable[[int], list[str]], port: int,
+        path: str, host: str = "127.0.0.1",
+    ) -> None:  # fmt: skip
+        self.sup, self.name, self.args, self.path, self.host = sup, name, args, path, host
+        self.port = port
+        log = sup.log_dir / f"{name}.log"
+        self._log_start = log.stat().st_size if log.exists() else 0
+        self.child = sup.spawn(name, args(port))
+
+    def wait(self, *, fixed: bool, timeout: float = 90, attempts: int = 3) -> None:
+        for attempt in range(attempts):
+            try:
+                embedded.wait_until(
+                    self._healthy, timeout=timeout, what=self.name, proc=self.child.proc,
+                    log_file=self.child.log,
+                )  # fmt: skip
+                return
+            except RuntimeError:
+                conflict = "already in use" in _read_from(self.child.log, self._log_start).lower()
+                if fixed or not conflict or attempt == attempts - 1:
+                    raise
+            self.sup.discard(self.child)
+            self.port = embedded.free_port()
+            self._log_start = self.child.log.stat().st_size
+            print(f"{self.name}: port taken meanwhile, trying {self.port}", flush=True)
+            self.child = self.sup.spawn(self.name, self.args(self.port))
+
+    def _healthy(self) -> bool:
+        if not embedded.listens(self.child.proc.pid, self.port):
+            return False
+        return http_status(f"http://{self.host}:{self.port}{self.path}") == 200
+
+
+def _read_from(path: Path, offset: int) -> str:
+    with path.open("rb") as f:
+        f.seek(offset)
+        return f.read().decode(errors="replace")
 
 
 def http_status(url: str, timeout: float = 2.0) -> int:

@@ -108,6 +108,11 @@ class Supervisor:
         self.children.append(child)
         return child
 
+    def discard(self, child: Child) -> None:
+        """Stop one child and forget it (e.g. it lost a race for its port)."""
+        stop_process(child.proc, sig=child.stop_signal, timeout=child.stop_timeout)
+        self.children.remove(child)
+
     def exited(self) -> Child | None:
         return next((c for c in self.children if c.proc.poll() is not None), None)
 

@@ -1,0 +1,106 @@
+"""`longhaul up --detach` with nothing configured, a job through the official SDK, `longhaul down`.
+
+This is the README's promise: no LONGHAUL_* variables, an empty data folder, and the embedded
+PostgreSQL, redis-server (or fakeredis), simulator, API, worker, beat and Flower all start; then
+`down` leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+
+from longhaul.cli.process import ProcessRecord, children_of, group_members, read_state
+
+pytestmark = pytest.mark.e2e
+
+
+def longhaul(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LONGHAUL_")}
+    return subprocess.run(
+        [sys.executable, "-m", "longhaul.cli.main", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], Path]]:
+    work = tmp_path_factory.mktemp("stack")
+    data_dir = work / "data"
+    result = longhaul("up", "--detach", "--data-dir", str(data_dir), cwd=work)
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield json.loads(result.stdout.strip().splitlines()[-1]), data_dir
+    finally:
+        longhaul("down", "--data-dir", str(data_dir), cwd=work)
+
+
+def test_up_prints_where_everything_is(up: tuple[dict[str, Any], Path]) -> None:
+    info, data_dir = up
+    assert info["api"].startswith("http://127.0.0.1:") and info["api"].endswith("/v1")
+    assert info["flower"].startswith("http://127.0.0.1:")
+    assert info["api_key"].startswith("lh_sk_")
+    assert info["simulator"].endswith("/v1")
+    assert info["database"] == "embedded"
+    assert info["redis"] in ("redis-server", "fakeredis")
+    status = longhaul("status", "--data-dir", str(data_dir), cwd=data_dir.parent)
+    assert status.returncode == 0, status.stdout
+    for name in ("postgres", "simulator", "api", "worker", "beat", "flower"):
+        assert f"{name} " in status.stdout
+
+
+def test_a_job_from_the_official_sdk_completes(up: tuple[dict[str, Any], Path]) -> None:
+    info, _ = up
+    client = openai.OpenAI(base_url=info["api"], api_key=info["api_key"], max_retries=0)
+    job = client.responses.create(model="gpt-5", input="Say hello", background=True)
+    assert job.status == "queued"
+    deadline = time.monotonic() + 120
+    while job.status not in ("completed", "failed", "cancelled", "incomplete"):
+        assert time.monotonic() < deadline, f"still {job.status}"
+        time.sleep(0.5)
+        job = client.responses.retrieve(job.id)
+    assert job.status == "completed"
+    assert "Say hello" in job.output_text
+
+
+def test_flower_is_read_only_behind_basic_auth(up: tuple[dict[str, Any], Path]) -> None:
+    info, _ = up
+    with pytest.raises(urllib.error.HTTPError) as denied:
+        urllib.request.urlopen(f"{info['flower']}/api/workers", timeout=10)
+    assert denied.value.code == 401
+    auth = base64.b64encode(info["flower_auth"].encode()).decode()
+    request = urllib.request.Request(
+        f"{info['flower']}/api/workers?refresh=1", headers={"Authorization": f"Basic {auth}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        assert resp.status == 200
+        assert json.load(resp), "Flower sees no worker"
+
+
+def test_down_leaves_no_process_behind(up: tuple[dict[str, Any], Path]) -> None:
+    _, data_dir = up
+    state = read_state(data_dir)
+    assert state is not None
+    records = [ProcessRecord(**state["supervisor"]), *children_of(state)]
+    assert len(records) >= 7 and all(r.alive() for r in records)
+
+    result = longhaul("down", "--data-dir", str(data_dir), cwd=data_dir.parent, timeout=180)
+    assert result.returncode == 0, result.stderr
+
+    assert [r.name for r in records if r.alive()] == []
+    assert [r.name for r in records if group_members(r)] == []
+    assert read_state(data_dir) is None
+    again = longhaul("status", "--data-dir", str(data_dir), cwd=data_dir.parent)
+    assert again.returncode == 3
