@@ -63,12 +63,13 @@ def _up(args: argparse.Namespace) -> int:
         return 1
 
 
-def up_detached(data_dir: Path, *, timeout: float, quiet: bool = False) -> int:
+def up_detached(data_dir: Path, *, timeout: float, announce: bool = True) -> int:
     """Start the stack in the background; return 0 once healthy (or when it already runs)."""
     state = running_supervisor(data_dir)
     if state and state.get("status") == "ready":
-        print(f"longhaul: the stack in {data_dir} is already running")
-        print_ready(state["info"], quiet=quiet)
+        if announce:
+            print(f"longhaul: the stack in {data_dir} is already running")
+            print_ready(state["info"])
         return 0
     if state:
         print(f"longhaul up: a stack in {data_dir} is {state.get('status')}", file=sys.stderr)
@@ -87,7 +88,8 @@ def up_detached(data_dir: Path, *, timeout: float, quiet: bool = False) -> int:
     while time.monotonic() < deadline:
         state = read_state(data_dir)
         if state and state["supervisor"]["pid"] == proc.pid and state["status"] == "ready":
-            print_ready(state["info"], quiet=quiet)
+            if announce:
+                print_ready(state["info"])
             return 0
         if proc.poll() is not None:
             print(f"longhaul up: the stack did not start; {log} ends with:", file=sys.stderr)
@@ -100,32 +102,29 @@ def up_detached(data_dir: Path, *, timeout: float, quiet: bool = False) -> int:
     return 1
 
 
-def print_ready(info: dict[str, Any], *, quiet: bool = False) -> None:
+def print_ready(info: dict[str, Any]) -> None:
     """A human summary, then the machine-readable line (always the last one)."""
-    if not quiet:
-        user, _, password = str(info.get("flower_auth", "")).partition(":")
-        upstream = (
-            f"simulator at {info['simulator']}" if info.get("simulator") else info["upstream"]
-        )
-        rows = [
-            ("API", f"{info['api']}   (OpenAI SDK base_url)"),
-            ("API key", info["api_key"]),
-            ("Flower", f"{info['flower']}   (user {user!r}, password {password!r}; read-only)"),
-            ("Metrics", info["metrics"]),
-            ("Upstream", upstream),
-            ("PostgreSQL", f"{info['database']}: {info['database_url']}"),
-            ("Redis", f"{info['redis']}: {info['redis_url']}"),
-            ("Logs", info["logs"]),
-        ]
-        print(f"Longhaul is up (data in {info['data_dir']}).")
-        for name, value in rows:
-            print(f"  {name:<11} {value}")
-        print(
-            f'Try:  curl -s {info["api"]}/responses -H "Authorization: Bearer {info["api_key"]}" '
-            """-H 'Content-Type: application/json' """
-            """-d '{"model": "gpt-5", "input": "Say hello", "background": true}'"""
-        )
-        print("Stop: Ctrl-C (foreground) or `longhaul down`.")
+    user, _, password = str(info.get("flower_auth", "")).partition(":")
+    upstream = f"simulator at {info['simulator']}" if info.get("simulator") else info["upstream"]
+    rows = [
+        ("API", f"{info['api']}   (OpenAI SDK base_url)"),
+        ("API key", info["api_key"]),
+        ("Flower", f"{info['flower']}   (user {user!r}, password {password!r}; read-only)"),
+        ("Metrics", info["metrics"]),
+        ("Upstream", upstream),
+        ("PostgreSQL", f"{info['database']}: {info['database_url']}"),
+        ("Redis", f"{info['redis']}: {info['redis_url']}"),
+        ("Logs", info["logs"]),
+    ]
+    print(f"Longhaul is up (data in {info['data_dir']}).")
+    for name, value in rows:
+        print(f"  {name:<11} {value}")
+    print(
+        f'Try:  curl -s {info["api"]}/responses -H "Authorization: Bearer {info["api_key"]}" '
+        """-H 'Content-Type: application/json' """
+        """-d '{"model": "gpt-5", "input": "Say hello", "background": true}'"""
+    )
+    print("Stop: Ctrl-C (foreground) or `longhaul down`.")
     print(json.dumps(info), flush=True)
 
 
