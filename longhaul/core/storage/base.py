@@ -115,12 +115,20 @@ class HashingReader(io.RawIOBase):
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             return b"".join(iter(lambda: self.read(CHUNK_SIZE), b""))
-        while len(self._buffer) < size:
-            chunk = next(self._chunks, b"")
-            if not chunk:
-                break
-            self._buffer = self._buffer + chunk if self._buffer else chunk
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        if len(self._buffer) < size:
+            # Gather then join once: repeated concatenation would copy a large read many times.
+            parts, have = [self._buffer], len(self._buffer)
+            while have < size:
+                chunk = next(self._chunks, b"")
+                if not chunk:
+                    break
+                parts.append(chunk)
+                have += len(chunk)
+            self._buffer = b"".join(parts)
+        if len(self._buffer) <= size:
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:size], self._buffer[size:]
         self.size += len(data)
         if self._max_bytes is not None and self.size > self._max_bytes:
             raise ObjectTooLarge(self._max_bytes)

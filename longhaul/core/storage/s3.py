@@ -1,8 +1,8 @@
 """``S3Storage``: objects in a bucket of any S3-compatible service (AWS, MinIO, R2, moto).
 
 Uploads go through boto3's managed transfer with a non-seekable :class:`HashingReader`, so the
-object is sent in multipart chunks while its sha256 is computed; memory stays bounded by
-``multipart_chunksize * max_in_memory_upload_chunks``.
+object is sent in multipart parts while its sha256 is computed; memory stays bounded by a few
+parts (see :func:`default_transfer_config`).
 """
 
 from __future__ import annotations
@@ -29,11 +29,20 @@ from longhaul.core.storage.names import content_disposition
 MIB = 1024 * 1024
 
 
-def default_transfer_config() -> TransferConfig:
-    """8 MiB parts, two in flight: a few tens of MB of buffers at most, whatever the size."""
-    config = TransferConfig(
-        multipart_threshold=8 * MIB, multipart_chunksize=8 * MIB, max_concurrency=2
-    )
+MIN_PART = 5 * MIB  # S3's smallest multipart part
+MAX_PARTS = 10_000  # S3's largest part count
+
+
+def default_transfer_config(max_bytes: int | None = None) -> TransferConfig:
+    """5 MiB parts, two in flight, two buffered: about 25 MiB of buffers whatever the size.
+
+    The size of a stream is unknown up front, so parts must be big enough for ``max_bytes`` to
+    fit in S3's 10,000 parts; with the default 5 GiB cap the 5 MiB minimum is enough.
+    """
+    part = MIN_PART
+    if max_bytes is not None:
+        part = max(part, -(-max_bytes // (MAX_PARTS - 100)))
+    config = TransferConfig(multipart_threshold=part, multipart_chunksize=part, max_concurrency=2)
     # Not a boto3 keyword, but an s3transfer setting it honours (default 10 parts in memory).
     config.max_in_memory_upload_chunks = 2
     return config
@@ -54,7 +63,7 @@ class S3Storage(Storage):
         self.client = client
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        self.transfer_config = transfer_config or default_transfer_config()
+        self.transfer_config = transfer_config
 
     def __repr__(self) -> str:
         return f"S3Storage(bucket={self.bucket!r}, prefix={self.prefix!r})"
@@ -83,7 +92,7 @@ class S3Storage(Storage):
                 self.bucket,
                 object_key,
                 ExtraArgs={"ContentType": content_type},
-                Config=self.transfer_config,
+                Config=self.transfer_config or default_transfer_config(max_bytes),
             )
         except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
             raise StorageError(f"upload of {key!r} failed: {exc}") from exc
