@@ -1,7 +1,7 @@
 """costs: ledger lines (one per priced item of a job)
 
 Revision ID: 0003_costs
-Revises: 0001_core
+Revises: 0002_artifacts
 Create Date: 2026-11-21 21:30:00
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0003_costs"
-down_revision = "0001_core"
+down_revision = "0002_artifacts"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """webhooks: signing secrets, endpoints, outbox events, deliveries, attempts, inbound dedupe
 
 Revision ID: 0004_webhooks
-Revises: 0001_core
+Revises: 0003_costs
 Create Date: 2026-11-21 20:47:29.389008
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0004_webhooks"
-down_revision = "0001_core"
+down_revision = "0003_costs"
 branch_labels = None
 depends_on = None
 
