@@ -264,3 +264,37 @@ def test_delete_job_artifacts_removes_objects_and_rows(
     assert rows(session, job) == {}
     assert not any(local.exists(k) for k in keys)
     assert not (local.root / "tenant" / job.tenant_id / "job" / job.id).exists()
+
+
+def test_code_interpreter_data_url_image_is_archived(
+    session: Session, make_job: Any, upstream: openai.OpenAI, local: LocalStorage
+) -> None:
+    from longhaul.simulator.images import render_image
+
+    png = render_image("data-url", "png", "32x32")
+    response = {
+        "id": "resp_x",
+        "status": "completed",
+        "output": [
+            {
+                "id": "ci_1",
+                "type": "code_interpreter_call",
+                "container_id": None,
+                "outputs": [
+                    {
+                        "type": "image",
+                        "url": "data:image/png;base64," + base64.b64encode(png).decode(),
+                    }
+                ],
+            }
+        ],
+    }
+    job = make_job()
+    archive_job_artifacts(session, job, response, upstream=upstream, storage=local)
+    [artifact] = rows(session, job).values()
+    assert (artifact.kind, artifact.status, artifact.content_type) == (
+        "code_interpreter_image",
+        "stored",
+        "image/png",
+    )
+    assert local.open(artifact.storage_key).read_all() == png
