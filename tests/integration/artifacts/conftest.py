@@ -11,12 +11,10 @@ from typing import Any
 
 import openai
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from longhaul.api import errors
-from longhaul.api.routes import artifacts as artifact_routes
+from longhaul.api.app import create_app
 from longhaul.core.config import get_settings
 from longhaul.core.models import Job, Tenant, utcnow
 from longhaul.core.storage import Storage
@@ -93,11 +91,8 @@ def make_job(session: Session, tenant: Tenant) -> Any:
 
 @pytest.fixture
 def api(database_url: str) -> TestClient:
-    """Only the artifacts router, with the real error mapping and request dependencies."""
-    app = FastAPI()
-    errors.install(app)
-    app.include_router(artifact_routes.router)
-    return TestClient(app, follow_redirects=False)
+    """The real application (all routers, error mapping, middleware)."""
+    return TestClient(create_app(), follow_redirects=False)
 
 
 def run_response(client: openai.OpenAI, **body: Any) -> dict[str, Any]:

@@ -103,6 +103,11 @@ def test_code_interpreter_and_image_job_archived_and_downloaded_identically(
     session.commit()
     summaries = artifact_summaries(session, job, "http://testserver")
     assert len(summaries) == 4
+    view = api.get(f"/v1/jobs/{job.id}", headers={"Authorization": f"Bearer {key}"})
+    assert view.status_code == 200
+    assert [a["download_url"] for a in view.json()["artifacts"]] == [
+        s["download_url"] for s in summaries
+    ]
     for summary in summaries:
         assert summary["download_url"] == (
             f"http://testserver/v1/jobs/{job.id}/artifacts/{summary['id']}"
