@@ -52,7 +52,7 @@ def session(database_url: str) -> Iterator[Session]:
 
 
 @pytest.fixture
-def tenant(session: Session) -> "object":
+def tenant(session: Session) -> object:
     """A fresh tenant, so tests never see each other's jobs."""
     from longhaul.core.models import Tenant
 

@@ -61,7 +61,9 @@ def install(app: FastAPI) -> None:
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
         param = ".".join(loc) or None
         return error_response(
-            400, f"Invalid '{param}': {first.get('msg', 'invalid value')}", param=param,
+            400,
+            f"Invalid '{param}': {first.get('msg', 'invalid value')}",
+            param=param,
             code="invalid_value",
         )
 

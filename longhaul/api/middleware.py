@@ -8,7 +8,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 def _error(message: str, code: str) -> bytes:
-    body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+    body = {
+        "error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}
+    }
     return json.dumps(body).encode()
 
 
@@ -45,7 +47,9 @@ class BodySizeLimit:
             await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
-        body = _error(f"Request body exceeds the limit of {self.max_bytes} bytes.", "body_too_large")
+        body = _error(
+            f"Request body exceeds the limit of {self.max_bytes} bytes.", "body_too_large"
+        )
         await send(
             {
                 "type": "http.response.start",

@@ -22,9 +22,9 @@ def hash_key(key: str) -> str:
 
 def get_or_create_tenant(session: Session, name: str) -> Tenant:
     session.execute(
-        insert(Tenant).values(id=new_id("ten_"), name=name).on_conflict_do_nothing(
-            index_elements=["name"]
-        )
+        insert(Tenant)
+        .values(id=new_id("ten_"), name=name)
+        .on_conflict_do_nothing(index_elements=["name"])
     )
     return session.execute(select(Tenant).where(Tenant.name == name)).scalar_one()
 
@@ -35,7 +35,11 @@ def create_api_key(session: Session, *, tenant_name: str, name: str | None = Non
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     session.add(
         ApiKey(
-            id=new_id("key_"), tenant_id=tenant.id, prefix=key[:12], key_hash=hash_key(key), name=name
+            id=new_id("key_"),
+            tenant_id=tenant.id,
+            prefix=key[:12],
+            key_hash=hash_key(key),
+            name=name,
         )
     )
     session.flush()

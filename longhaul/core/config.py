@@ -21,7 +21,9 @@ class Settings(BaseSettings):
         "postgresql+psycopg://postgres@127.0.0.1:5432/longhaul",
         description="SQLAlchemy URL of PostgreSQL (psycopg 3 driver).",
     )
-    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL of the Celery broker.")
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="Redis URL of the Celery broker."
+    )
     data_dir: Path = Field(Path(".longhaul"), description="Folder for the embedded stack's data.")
 
     # Upstream

@@ -13,8 +13,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from longhaul.core.models import Job
 
 QUEUES = ("submit", "poll", "finalize", "maintenance", "webhooks")
-STATUSES = ("queued", "submitting", "in_progress", "cancelling", "finalizing", "completed",
-            "failed", "cancelled", "incomplete")
+STATUSES = (
+    "queued",
+    "submitting",
+    "in_progress",
+    "cancelling",
+    "finalizing",
+    "completed",
+    "failed",
+    "cancelled",
+    "incomplete",
+)
 
 
 def jobs_by_status(session: Session) -> dict[str, int]:
@@ -47,8 +56,9 @@ class LonghaulCollector(Collector):
             for status, n in jobs_by_status(session).items():
                 jobs.add_metric([status], n)
         yield jobs
-        depth = GaugeMetricFamily("longhaul_queue_depth", "Broker messages by queue",
-                                  labels=["queue"])
+        depth = GaugeMetricFamily(
+            "longhaul_queue_depth", "Broker messages by queue", labels=["queue"]
+        )
         try:
             for queue, n in queue_depths(self.redis).items():
                 depth.add_metric([queue], n)

@@ -77,8 +77,9 @@ def classify(exc: Exception) -> Classified:
     """Transient: 408/409/429 (not quota)/5xx/connection. Everything else is permanent."""
     if isinstance(exc, openai.APIConnectionError):
         kind = "timeout" if isinstance(exc, openai.APITimeoutError) else "connection_error"
-        return Classified(True, {"code": kind, "message": str(exc), "type": "upstream_error"},
-                          maybe_sent=True)
+        return Classified(
+            True, {"code": kind, "message": str(exc), "type": "upstream_error"}, maybe_sent=True
+        )
     if isinstance(exc, openai.APIStatusError):
         body = exc.body if isinstance(exc.body, dict) else {}
         error = {
@@ -91,7 +92,9 @@ def classify(exc: Exception) -> Classified:
         quota = error["code"] == "insufficient_quota" or error["type"] == "insufficient_quota"
         transient = (exc.status_code in (408, 409, 429) and not quota) or exc.status_code >= 500
         return Classified(transient, error, retry_after=_retry_after(exc.response.headers))
-    return Classified(False, {"code": "upstream_error", "message": str(exc), "type": "upstream_error"})
+    return Classified(
+        False, {"code": "upstream_error", "message": str(exc), "type": "upstream_error"}
+    )
 
 
 def _retry_after(headers: Any) -> float | None:

@@ -1,4 +1,4 @@
-"""The create body Longhaul checks. Only the fields it relies on are typed; the rest pass through."""
+"""The create body Longhaul checks: only the fields it relies on are typed, the rest pass."""
 
 from __future__ import annotations
 

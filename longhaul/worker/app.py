@@ -51,7 +51,10 @@ def create_celery() -> Celery:
         broker_connection_retry_on_startup=True,
         # A publish must not hang a request: a few quick retries, then the sweep takes over.
         task_publish_retry_policy={
-            "max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5,
+            "max_retries": 3,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
         },
         task_time_limit=600,
         task_soft_time_limit=540,

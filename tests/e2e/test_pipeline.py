@@ -18,7 +18,9 @@ TERMINAL = {"completed", "failed", "cancelled", "incomplete"}
 def wait_done(client: openai.OpenAI, job_id: str, timeout: float = 30.0) -> Any:
     return wait_for(
         lambda: (r := client.responses.retrieve(job_id)).status in TERMINAL and r,
-        timeout, what=f"{job_id} to finish")
+        timeout,
+        what=f"{job_id} to finish",
+    )
 
 
 def job(stack: Stack, key: str, job_id: str) -> dict[str, Any]:
@@ -50,13 +52,19 @@ def test_sdk_create_and_retrieve_returns_upstream_output(
     assert done.id == created.id
     view = job(stack, api_key, created.id)
     upstream = openai.OpenAI(base_url=simulator.url, api_key="sk-x").responses.retrieve(
-        view["upstream_response_id"])
+        view["upstream_response_id"]
+    )
     assert done.output_text == upstream.output_text
     assert "longhaul trucking" in done.output_text
     assert view["output_text"] == upstream.output_text
     assert upstream.metadata["longhaul_job_id"] == created.id
     assert [h["status"] for h in view["state_history"]] == [
-        "queued", "submitting", "in_progress", "finalizing", "completed"]
+        "queued",
+        "submitting",
+        "in_progress",
+        "finalizing",
+        "completed",
+    ]
     assert view["usage"]["output_tokens"] == upstream.usage.output_tokens
 
 
@@ -145,7 +153,9 @@ def test_idempotency_key(client: openai.OpenAI) -> None:
     second = client.responses.create(**body, extra_headers={"Idempotency-Key": key})
     assert first.id == second.id
     with pytest.raises(openai.ConflictError) as info:
-        client.responses.create(**{**body, "input": "other"}, extra_headers={"Idempotency-Key": key})
+        client.responses.create(
+            **{**body, "input": "other"}, extra_headers={"Idempotency-Key": key}
+        )
     assert info.value.code == "idempotency_key_reused"
 
 
@@ -166,13 +176,15 @@ def test_previous_response_id_is_mapped_to_upstream(
     assert sim_response(simulator, up_second)["request"]["previous_response_id"] == up_first
 
 
-def test_unknown_fields_pass_through(client: openai.OpenAI, stack: Stack, api_key: str,
-                                     simulator: Any) -> None:
+def test_unknown_fields_pass_through(
+    client: openai.OpenAI, stack: Stack, api_key: str, simulator: Any
+) -> None:
     created = create(client, extra_body={"some_future_field": {"nested": [1, 2]}})
     wait_done(client, created.id)
     upstream_id = job(stack, api_key, created.id)["upstream_response_id"]
     assert sim_response(simulator, upstream_id)["request"]["some_future_field"] == {
-        "nested": [1, 2]}
+        "nested": [1, 2]
+    }
 
 
 def test_other_tenant_gets_404(client: openai.OpenAI, stack: Stack, database_url: str) -> None:
@@ -187,8 +199,9 @@ def test_other_tenant_gets_404(client: openai.OpenAI, stack: Stack, database_url
         other.responses.retrieve(created.id)
     with pytest.raises(openai.NotFoundError):
         other.responses.cancel(created.id)
-    r = httpx.get(f"{stack.api_url}/v1/jobs/{created.id}",
-                  headers={"Authorization": f"Bearer {other_key}"})
+    r = httpx.get(
+        f"{stack.api_url}/v1/jobs/{created.id}", headers={"Authorization": f"Bearer {other_key}"}
+    )
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 
 
@@ -205,13 +218,17 @@ def test_input_items_and_delete(client: openai.OpenAI, stack: Stack, api_key: st
 
 def test_list_jobs_paginates_with_cursor(client: openai.OpenAI, stack: Stack, api_key: str) -> None:
     tag = uuid.uuid4().hex[:8]
-    ids = [client.responses.create(model="gpt-5.5", input="x", background=True,
-                                   metadata={"batch": tag}).id for _ in range(5)]
+    ids = [
+        client.responses.create(
+            model="gpt-5.5", input="x", background=True, metadata={"batch": tag}
+        ).id
+        for _ in range(5)
+    ]
     headers = {"Authorization": f"Bearer {api_key}"}
     seen: list[str] = []
     after = None
     while True:
-        params = {"limit": 2, f"metadata[batch]": tag, **({"after": after} if after else {})}
+        params = {"limit": 2, "metadata[batch]": tag, **({"after": after} if after else {})}
         page = httpx.get(f"{stack.api_url}/v1/jobs", params=params, headers=headers).json()
         seen += [j["id"] for j in page["data"]]
         if not page["has_more"]:

@@ -21,15 +21,20 @@ def test_sigkill_worker_mid_flight_then_restart(
     client: openai.OpenAI, stack: Stack, api_key: str, simulator: Any
 ) -> None:
     ids = [
-        client.responses.create(model="gpt-5.5", input=f"job {i}", background=True,
-                                metadata={"longhaul_sim": f"slow:{8 + i % 5}"}).id
+        client.responses.create(
+            model="gpt-5.5",
+            input=f"job {i}",
+            background=True,
+            metadata={"longhaul_sim": f"slow:{8 + i % 5}"},
+        ).id
         for i in range(JOBS)
     ]
     headers = {"Authorization": f"Bearer {api_key}"}
 
     def statuses() -> list[str]:
-        return [httpx.get(f"{stack.api_url}/v1/jobs/{i}", headers=headers).json()["status"]
-                for i in ids]
+        return [
+            httpx.get(f"{stack.api_url}/v1/jobs/{i}", headers=headers).json()["status"] for i in ids
+        ]
 
     wait_for(lambda: statuses().count("in_progress") >= JOBS // 3, 30, what="jobs in flight")
     stack.procs["worker"].kill(signal.SIGKILL)

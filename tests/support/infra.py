@@ -1,7 +1,7 @@
 """Real PostgreSQL and Redis for the tests.
 
-From ``LONGHAUL_TEST_DATABASE_URL`` / ``LONGHAUL_TEST_REDIS_URL`` when set (CI here: the services on
-loopback); otherwise started by the test run itself (embedded PostgreSQL; ``redis-server`` from PATH).
+From ``LONGHAUL_TEST_DATABASE_URL`` / ``LONGHAUL_TEST_REDIS_URL`` when set (CI here: the services
+on loopback); otherwise started by the test run itself (embedded PostgreSQL; ``redis-server``).
 """
 
 from __future__ import annotations
@@ -46,9 +46,11 @@ def postgres_server() -> Iterator[str]:
         return
     from longhaul.cli.embedded import start_postgres  # the same code `longhaul up` runs
 
-    with tempfile.TemporaryDirectory(prefix="longhaul-test-pg-") as tmp:
-        with start_postgres(os.path.join(tmp, "pg")) as pg_url:
-            yield pg_url
+    with (
+        tempfile.TemporaryDirectory(prefix="longhaul-test-pg-") as tmp,
+        start_postgres(os.path.join(tmp, "pg")) as pg_url,
+    ):
+        yield pg_url
 
 
 @contextmanager

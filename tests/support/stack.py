@@ -78,16 +78,25 @@ class Stack:
         wait_http(f"{self.api_url}/healthz", self.procs["api"])
 
     def start_worker(self, name: str = "worker", concurrency: int = 2) -> Proc:
-        return self.start(name, "worker", "--concurrency", str(concurrency),
-                          "--hostname", f"{name}-{os.getpid()}@%h")
+        return self.start(
+            name,
+            "worker",
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            f"{name}-{os.getpid()}@%h",
+        )
 
     def stop_all(self) -> None:
         for proc in reversed(list(self.procs.values())):
             proc.stop()
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name} ---\n{p.log.read_text()[-4000:]}" for p in
-                         self.procs.values() if p.log.exists())
+        return "\n".join(
+            f"--- {p.name} ---\n{p.log.read_text()[-4000:]}"
+            for p in self.procs.values()
+            if p.log.exists()
+        )
 
 
 def wait_http(url: str, proc: Proc, timeout: float = 30.0) -> None:

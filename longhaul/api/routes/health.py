@@ -19,8 +19,9 @@ router = APIRouter(tags=["operations"])
 
 @lru_cache
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(get_settings().redis_url, socket_timeout=2,
-                                socket_connect_timeout=2)
+    return redis.Redis.from_url(
+        get_settings().redis_url, socket_timeout=2, socket_connect_timeout=2
+    )
 
 
 @lru_cache
@@ -50,8 +51,10 @@ def readyz() -> JSONResponse:
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
-                        status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503,
+    )
 
 
 @router.get("/metrics")

@@ -34,15 +34,24 @@ def list_jobs(
         if key.startswith("metadata[") and key.endswith("]")
     }
     jobs, has_more = queries.list_jobs(
-        session, tenant, limit=limit, after=after, status=status, model=model,
-        created_after=created_after, created_before=created_before, metadata=metadata,
+        session,
+        tenant,
+        limit=limit,
+        after=after,
+        status=status,
+        model=model,
+        created_after=created_after,
+        created_before=created_before,
+        metadata=metadata,
     )
     link = base_url(request)
     return queries.page([job_summary(session, j, link) for j in jobs], has_more)
 
 
 @router.get("/{job_id}")
-def get_job(job_id: str, request: Request, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+def get_job(
+    job_id: str, request: Request, session: SessionDep, tenant: TenantDep
+) -> dict[str, Any]:
     job = queries.get_for_tenant(session, tenant, job_id)
     view = job_view(session, job, base_url(request))
     view["tenant_month_spend_usd"] = str(month_spend(session, tenant.id))

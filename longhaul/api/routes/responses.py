@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -31,8 +32,9 @@ async def create_response(
     """Queue a background job; returns a Response object with ``status: queued``."""
     body = intake.parse_body(await request.body())
     check_budget(session, tenant)
-    accepted = intake.accept(session, tenant, body, settings=get_settings(),
-                             idempotency_key=idempotency_key)
+    accepted = intake.accept(
+        session, tenant, body, settings=get_settings(), idempotency_key=idempotency_key
+    )
     session.commit()
     if accepted.created:
         enqueue("submit", accepted.job.id)
@@ -74,13 +76,14 @@ def delete_response(response_id: str, session: SessionDep, tenant: TenantDep) ->
 
     job = queries.get_for_tenant(session, tenant, response_id)
     if job.status in ACTIVE:
-        raise Conflict(f"Response '{job.id}' is still {job.status}; cancel it before deleting.",
-                       code="job_active")
+        raise Conflict(
+            f"Response '{job.id}' is still {job.status}; cancel it before deleting.",
+            code="job_active",
+        )
     if job.upstream_response_id:
-        try:
+        # Best effort: the upstream copy expires on its own.
+        with contextlib.suppress(Exception):
             upstream.get_client().responses.delete(job.upstream_response_id)
-        except Exception:  # best effort: the upstream copy expires on its own
-            pass
     delete_job_artifacts(session, job)
     job.deleted_at = utcnow()
     job.request_body = {}
@@ -103,8 +106,11 @@ def list_input_items(
     if job.upstream_response_id:
         try:
             page = upstream.get_client().responses.input_items.list(
-                job.upstream_response_id, after=after or upstream.openai.omit, limit=limit,
-                order=order)  # type: ignore[arg-type]
+                job.upstream_response_id,
+                after=after or upstream.openai.omit,
+                limit=limit,
+                order=order,
+            )  # type: ignore[arg-type]
             return page.model_dump(mode="json")
         except Exception as exc:  # upstream expired it: fall back to the stored request
             if not isinstance(exc, upstream.openai.NotFoundError):
@@ -114,5 +120,5 @@ def list_input_items(
         items.reverse()
     if after:
         ids = [i["id"] for i in items]
-        items = items[ids.index(after) + 1:] if after in ids else []
+        items = items[ids.index(after) + 1 :] if after in ids else []
     return queries.page(items[:limit], len(items) > limit)

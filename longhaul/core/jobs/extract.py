@@ -28,8 +28,9 @@ def tool_calls(response: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
     ]
 
 
-def final_status(upstream_status: str | None, error: dict[str, Any] | None,
-                 cancel_requested: bool) -> str:
+def final_status(
+    upstream_status: str | None, error: dict[str, Any] | None, cancel_requested: bool
+) -> str:
     """Longhaul's terminal status. A Longhaul-side error (deadline, submit failure) fails the job
     unless the user asked to cancel it."""
     if upstream_status in ("completed", "failed", "cancelled", "incomplete"):

@@ -23,12 +23,17 @@ log = logging.getLogger(__name__)
 
 
 def finalize_job(
-    session: Session, job_id: str, *, client: openai.OpenAI, settings: Settings,
+    session: Session,
+    job_id: str,
+    *,
+    client: openai.OpenAI,
+    settings: Settings,
     token: str | None = None,
 ) -> str | None:
     """Returns the final status, or None when another run owns or already finished the job."""
-    claimed = claim(session, job_id, ["finalizing"], lease_seconds=settings.lease_seconds,
-                    token=token)
+    claimed = claim(
+        session, job_id, ["finalizing"], lease_seconds=settings.lease_seconds, token=token
+    )
     if claimed is None:
         return None
     job, owner = claimed
@@ -42,17 +47,28 @@ def finalize_job(
     _record_tool_calls(session, job.id, response)
     if response:
         write_ledger(session, job, response)
-    status = extract.final_status(job.upstream_status, job.error, job.cancel_requested_at is not None)
+    status = extract.final_status(
+        job.upstream_status, job.error, job.cancel_requested_at is not None
+    )
     error = job.error
     if status == "failed" and not error:
         error = response.get("error") or {"code": "failed", "message": "The response failed."}
     if status in ("completed", "incomplete") and not job.error:
         error = None
     done = transition(
-        session, job.id, ["finalizing"], status, now=now, owned_by=owner,
+        session,
+        job.id,
+        ["finalizing"],
+        status,
+        now=now,
+        owned_by=owner,
         output_text=extract.output_text(response) if response else None,
-        usage=response.get("usage"), error=error, finished_at=now, next_poll_at=None,
-        lease_until=None, lease_owner=None,
+        usage=response.get("usage"),
+        error=error,
+        finished_at=now,
+        next_poll_at=None,
+        lease_until=None,
+        lease_owner=None,
     )
     if done is None:
         session.rollback()
@@ -65,14 +81,23 @@ def finalize_job(
 
 def _record_tool_calls(session: Session, job_id: str, response: dict[str, Any]) -> None:
     rows = [
-        {"job_id": job_id, "output_index": index, "item_id": item.get("id"),
-         "type": str(item.get("type")), "status": item.get("status"),
-         "data": _without_blobs(item), "created_at": utcnow()}
+        {
+            "job_id": job_id,
+            "output_index": index,
+            "item_id": item.get("id"),
+            "type": str(item.get("type")),
+            "status": item.get("status"),
+            "data": _without_blobs(item),
+            "created_at": utcnow(),
+        }
         for index, item in extract.tool_calls(response)
     ]
     if rows:
-        session.execute(insert(ToolCall).values(rows).on_conflict_do_nothing(
-            index_elements=["job_id", "output_index"]))
+        session.execute(
+            insert(ToolCall)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["job_id", "output_index"])
+        )
 
 
 def _without_blobs(item: dict[str, Any]) -> dict[str, Any]:

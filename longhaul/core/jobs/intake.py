@@ -46,35 +46,54 @@ def validate(body: dict[str, Any]) -> CreateResponseBody:
         first = exc.errors()[0]
         param = _param(first["loc"], body)
         if first["type"] == "missing":
-            raise InvalidInput(f"Missing required parameter: '{param}'.", param=param,
-                               code="missing_required_parameter") from exc
-        raise InvalidInput(f"Invalid '{param}': {first['msg']}.", param=param,
-                           code="invalid_value") from exc
+            raise InvalidInput(
+                f"Missing required parameter: '{param}'.",
+                param=param,
+                code="missing_required_parameter",
+            ) from exc
+        raise InvalidInput(
+            f"Invalid '{param}': {first['msg']}.", param=param, code="invalid_value"
+        ) from exc
     if parsed.stream:
         raise InvalidInput(
             "Longhaul runs background jobs and does not stream; send 'stream': false or omit it.",
-            param="stream", code="unsupported_value")
+            param="stream",
+            code="unsupported_value",
+        )
     if parsed.background is not True:
         raise InvalidInput(
             "Longhaul queues background jobs: set 'background': true.",
-            param="background", code="background_required")
+            param="background",
+            code="background_required",
+        )
     if parsed.store is False:
-        raise InvalidInput("Background jobs need 'store': true (or omit it).", param="store",
-                           code="unsupported_value")
+        raise InvalidInput(
+            "Background jobs need 'store': true (or omit it).",
+            param="store",
+            code="unsupported_value",
+        )
     if parsed.input is None and parsed.prompt is None:
-        raise InvalidInput("Missing required parameter: 'input'.", param="input",
-                           code="missing_required_parameter")
+        raise InvalidInput(
+            "Missing required parameter: 'input'.", param="input", code="missing_required_parameter"
+        )
     meta = parsed.metadata or {}
     if len(meta) > METADATA_MAX_KEYS:
-        raise InvalidInput(f"'metadata' may hold at most {METADATA_MAX_KEYS} keys on Longhaul.",
-                           param="metadata", code="invalid_value")
+        raise InvalidInput(
+            f"'metadata' may hold at most {METADATA_MAX_KEYS} keys on Longhaul.",
+            param="metadata",
+            code="invalid_value",
+        )
     for key, value in meta.items():
         if len(key) > 64 or len(value) > 512:
-            raise InvalidInput("'metadata' keys are at most 64 and values 512 characters.",
-                               param="metadata", code="invalid_value")
+            raise InvalidInput(
+                "'metadata' keys are at most 64 and values 512 characters.",
+                param="metadata",
+                code="invalid_value",
+            )
         if key == "longhaul_job_id":
-            raise InvalidInput("'metadata.longhaul_job_id' is reserved.", param="metadata",
-                               code="invalid_value")
+            raise InvalidInput(
+                "'metadata.longhaul_job_id' is reserved.", param="metadata", code="invalid_value"
+            )
     return parsed
 
 
@@ -83,9 +102,9 @@ def _param(loc: tuple[Any, ...], body: Any) -> str | None:
     path: list[str] = []
     node = body
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if in_dict or in_list:
             node = node[part]
         elif not path:  # a missing top-level field
             path.append(str(part))
@@ -107,12 +126,18 @@ def _map_predecessor(session: Session, tenant: Tenant, value: str, param: str) -
         select(Job).where(Job.id == value, Job.tenant_id == tenant.id, Job.deleted_at.is_(None))
     ).scalar_one_or_none()
     if pred is None:
-        raise InvalidInput(f"Previous response with id '{value}' not found.", param=param,
-                           code="previous_response_not_found")
+        raise InvalidInput(
+            f"Previous response with id '{value}' not found.",
+            param=param,
+            code="previous_response_not_found",
+        )
     if pred.status != "completed" or not pred.upstream_response_id:
         raise InvalidInput(
             f"Previous response '{value}' is '{pred.status}'; it must be completed before a "
-            "follow-up can be queued.", param=param, code="previous_response_not_completed")
+            "follow-up can be queued.",
+            param=param,
+            code="previous_response_not_completed",
+        )
     return pred.id, pred.upstream_response_id
 
 
@@ -125,14 +150,18 @@ def accept(
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> Accepted:
-    """Insert the job (flush only). Same Idempotency-Key + same body → the same job; other body → 409."""
+    """Insert the job (flush only). Same Idempotency-Key and body → the same job; other body →
+    409."""
     now = now or utcnow()
     parsed = validate(body)
     digest = request_hash(body)
     if idempotency_key is not None:
         if not 1 <= len(idempotency_key) <= 255:
-            raise InvalidInput("Idempotency-Key must be 1 to 255 characters.",
-                               param="Idempotency-Key", code="invalid_value")
+            raise InvalidInput(
+                "Idempotency-Key must be 1 to 255 characters.",
+                param="Idempotency-Key",
+                code="invalid_value",
+            )
         existing = _by_key(session, tenant, idempotency_key)
         if existing is not None:
             return _replay(existing, digest)
@@ -142,13 +171,16 @@ def accept(
     previous_job_id = None
     if parsed.previous_response_id and is_job_id(parsed.previous_response_id):
         previous_job_id, upstream_body["previous_response_id"] = _map_predecessor(
-            session, tenant, parsed.previous_response_id, "previous_response_id")
+            session, tenant, parsed.previous_response_id, "previous_response_id"
+        )
     if isinstance(parsed.conversation, str) and is_job_id(parsed.conversation):
         _, upstream_body["conversation"] = _map_predecessor(
-            session, tenant, parsed.conversation, "conversation")
+            session, tenant, parsed.conversation, "conversation"
+        )
 
     deadline = (parsed.longhaul.deadline_seconds if parsed.longhaul else None) or (
-        settings.job_deadline_seconds)
+        settings.job_deadline_seconds
+    )
     job_id = new_job_id()
     values = dict(
         id=job_id,
@@ -161,8 +193,9 @@ def accept(
         webhook_url=str(parsed.webhook.url) if parsed.webhook else None,
         job_metadata=parsed.metadata,
         previous_job_id=previous_job_id,
-        completion_window=(parsed.background_options.completion_window
-                           if parsed.background_options else None),
+        completion_window=(
+            parsed.background_options.completion_window if parsed.background_options else None
+        ),
         deadline_at=now + timedelta(seconds=deadline),
         # Safety net: if the immediate submit message is lost, the sweep submits it.
         next_poll_at=now + timedelta(seconds=10),
@@ -173,8 +206,12 @@ def accept(
         submit_attempts=0,
         poll_count=0,
     )
-    stmt = insert(Job).values(**values).on_conflict_do_nothing(
-        index_elements=["tenant_id", "idempotency_key"]).returning(Job.id)
+    stmt = (
+        insert(Job)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
+        .returning(Job.id)
+    )
     inserted = session.execute(stmt).scalar_one_or_none()
     if inserted is None:  # a concurrent request with the same key won the race
         existing = _by_key(session, tenant, idempotency_key or "")
@@ -195,5 +232,7 @@ def _replay(existing: Job, digest: str) -> Accepted:
     if existing.request_hash != digest:
         raise Conflict(
             "This Idempotency-Key was already used with a different request body.",
-            param="Idempotency-Key", code="idempotency_key_reused")
+            param="Idempotency-Key",
+            code="idempotency_key_reused",
+        )
     return Accepted(existing, False)

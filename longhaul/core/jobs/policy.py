@@ -28,7 +28,7 @@ class RetryPolicy:
     cap: float = 300.0
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Exponential backoff with jitter (0.75–1.0); ``Retry-After`` is honoured when given."""
+        """Exponential backoff with jitter (0.75 to 1.0); ``Retry-After`` is honoured when given."""
         if retry_after is not None and retry_after >= 0:
             return min(retry_after, self.cap)
         raw = min(self.base * 2 ** max(attempt - 1, 0), self.cap)

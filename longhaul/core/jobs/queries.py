@@ -17,8 +17,9 @@ def get_for_tenant(session: Session, tenant: Tenant, job_id: str) -> Job:
         select(Job).where(Job.id == job_id, Job.tenant_id == tenant.id, Job.deleted_at.is_(None))
     ).scalar_one_or_none()
     if job is None:
-        raise NotFound(f"No response found with id '{job_id}'.", param="response_id",
-                       code="not_found")
+        raise NotFound(
+            f"No response found with id '{job_id}'.", param="response_id", code="not_found"
+        )
     return job
 
 
@@ -54,10 +55,14 @@ def list_jobs(
         ).one_or_none()
         if cursor is None:
             raise InvalidInput(f"Unknown cursor '{after}'.", param="after")
-        stmt = stmt.where(or_(Job.created_at < cursor[0],
-                              and_(Job.created_at == cursor[0], Job.id < cursor[1])))
-    rows = list(session.execute(
-        stmt.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)).scalars())
+        stmt = stmt.where(
+            or_(Job.created_at < cursor[0], and_(Job.created_at == cursor[0], Job.id < cursor[1]))
+        )
+    rows = list(
+        session.execute(
+            stmt.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
+        ).scalars()
+    )
     return rows[:limit], len(rows) > limit
 
 

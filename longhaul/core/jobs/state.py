@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -39,7 +39,7 @@ def transition(
         .values(
             status=to_state,
             updated_at=now,
-            state_history=Job.state_history.op("||")(func.cast([entry], JSONB)),
+            state_history=Job.state_history.op("||")(func.cast(literal([entry], JSONB), JSONB)),
             **values,
         )
         .returning(Job)

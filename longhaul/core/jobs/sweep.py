@@ -55,23 +55,32 @@ def reconcile(session: Session, *, lease_seconds: int, now: datetime | None = No
     the create call: the upstream may or may not have the response, so it goes back to ``queued``
     flagged ``possibly_duplicated``. An active job without a ``next_poll_at`` gets one."""
     now = now or utcnow()
-    stuck = session.execute(
-        select(Job)
-        .where(Job.status == "submitting", Job.lease_until < now)
-        .with_for_update(skip_locked=True)
-    ).scalars().all()
+    stuck = (
+        session.execute(
+            select(Job)
+            .where(Job.status == "submitting", Job.lease_until < now)
+            .with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
+    )
     for job in stuck:
         job.status = "queued"
         job.possibly_duplicated = True
         job.next_poll_at = now
         job.lease_until = None
         job.lease_owner = None
-        job.state_history = [*job.state_history,
-                             history_entry("queued", now, reason="submit_interrupted")]
-    orphans = session.execute(
+        job.state_history = [
+            *job.state_history,
+            history_entry("queued", now, reason="submit_interrupted"),
+        ]
+    orphans = session.execute(  # type: ignore[attr-defined]
         update(Job)
-        .where(Job.status.in_(list(ACTIVE - {"submitting"})), Job.next_poll_at.is_(None),
-               Job.deleted_at.is_(None))
+        .where(
+            Job.status.in_(list(ACTIVE - {"submitting"})),
+            Job.next_poll_at.is_(None),
+            Job.deleted_at.is_(None),
+        )
         .values(next_poll_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount

@@ -18,8 +18,7 @@ from longhaul.worker.tasks.webhooks import send_deliveries
 
 def _run(step: Callable[..., list[str]], job_id: str, token: str | None) -> None:
     with session_scope() as session:
-        followups = step(session, job_id, client=get_client(), settings=get_settings(),
-                         token=token)
+        followups = step(session, job_id, client=get_client(), settings=get_settings(), token=token)
     send_followups(followups, job_id)
 
 
@@ -41,8 +40,9 @@ def cancel(job_id: str, token: str | None = None) -> None:
 @app.task(name="longhaul.jobs.finalize")
 def finalize(job_id: str, token: str | None = None) -> None:
     with session_scope() as session:
-        status = finalize_job(session, job_id, client=get_client(), settings=get_settings(),
-                              token=token)
+        status = finalize_job(
+            session, job_id, client=get_client(), settings=get_settings(), token=token
+        )
         deliveries = pending_delivery_ids(session, job_id) if status else []
     # The webhook goes out now rather than at the next beat tick (the tick is the safety net).
     send_deliveries(deliveries)

@@ -6,7 +6,8 @@ import logging
 
 from longhaul.core.config import get_settings
 from longhaul.core.db import session_scope
-from longhaul.core.jobs.sweep import claim_due, reconcile as reconcile_jobs
+from longhaul.core.jobs.sweep import claim_due
+from longhaul.core.jobs.sweep import reconcile as reconcile_jobs
 from longhaul.worker.app import app
 from longhaul.worker.dispatch import send_followups
 

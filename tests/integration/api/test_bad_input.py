@@ -76,8 +76,9 @@ def test_oversized_body_is_413(api: TestClient, auth: dict[str, str]) -> None:
     assert error["code"] == "body_too_large"
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer lh_sk_wrong"},
-                                     {"Authorization": "Basic abc"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer lh_sk_wrong"}, {"Authorization": "Basic abc"}]
+)
 def test_missing_or_invalid_key_is_401(api: TestClient, headers: dict[str, str]) -> None:
     error = assert_error(api.post("/v1/responses", json=OK, headers=headers), 401)
     assert error["type"] == "authentication_error"
@@ -85,11 +86,13 @@ def test_missing_or_invalid_key_is_401(api: TestClient, headers: dict[str, str])
 
 
 def test_unknown_job_is_404(api: TestClient, auth: dict[str, str]) -> None:
-    for method, path in [("GET", "/v1/responses/resp_lh_nope"),
-                         ("POST", "/v1/responses/resp_lh_nope/cancel"),
-                         ("DELETE", "/v1/responses/resp_lh_nope"),
-                         ("GET", "/v1/responses/resp_lh_nope/input_items"),
-                         ("GET", "/v1/jobs/resp_lh_nope")]:
+    for method, path in [
+        ("GET", "/v1/responses/resp_lh_nope"),
+        ("POST", "/v1/responses/resp_lh_nope/cancel"),
+        ("DELETE", "/v1/responses/resp_lh_nope"),
+        ("GET", "/v1/responses/resp_lh_nope/input_items"),
+        ("GET", "/v1/jobs/resp_lh_nope"),
+    ]:
         assert_error(api.request(method, path, headers=auth), 404, code="not_found")
 
 

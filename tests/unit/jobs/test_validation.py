@@ -25,10 +25,12 @@ OK = {"model": "gpt-5.5", "input": "hi", "background": True}
         ({**OK, "max_output_tokens": "10"}, "max_output_tokens", "invalid_value"),
         ({**OK, "tools": {"type": "web_search"}}, "tools", "invalid_value"),
         ({**OK, "webhook": {"url": "not a url"}}, "webhook.url", "invalid_value"),
-        ({**OK, "longhaul": {"deadline_seconds": 0}}, "longhaul.deadline_seconds",
-         "invalid_value"),
-        ({**OK, "background_options": {"completion_window": "3h"}},
-         "background_options.completion_window", "invalid_value"),
+        ({**OK, "longhaul": {"deadline_seconds": 0}}, "longhaul.deadline_seconds", "invalid_value"),
+        (
+            {**OK, "background_options": {"completion_window": "3h"}},
+            "background_options.completion_window",
+            "invalid_value",
+        ),
     ],
 )
 def test_bad_bodies_name_the_parameter(body: dict, param: str, code: str) -> None:
