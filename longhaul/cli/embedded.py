@@ -13,15 +13,15 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
-import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from longhaul.cli.procs import free_port, stop_process, wait_until
 
 log = logging.getLogger("longhaul.embedded")
 
@@ -30,91 +30,6 @@ FAKE_REDIS_WARNING = (
     "no redis-server on PATH: using an in-process fake Redis (fakeredis), for trying things only "
     "(nothing survives a restart; install redis-server or set LONGHAUL_REDIS_URL for real use)"
 )
-
-
-def free_port(preferred: int | None = None, host: str = "127.0.0.1") -> int:
-    """``preferred`` if nothing listens there, else any free port."""
-    if preferred and not port_in_use(preferred, host):
-        return preferred
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        if s.connect_ex((host, port)) == 0:
-            return True
-    with socket.socket() as s:
-        # As servers do: connections in TIME_WAIT on the port don't stop them from binding.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return True
-    return False
-
-
-def listens(pid: int, port: int) -> bool:
-    """Whether process ``pid`` itself has a listening TCP socket on ``port``."""
-    import psutil
-
-    try:
-        conns = psutil.Process(pid).net_connections(kind="tcp")
-    except psutil.Error:
-        return False
-    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in conns)
-
-
-def wait_until(
-    check: Any,
-    *,
-    timeout: float,
-    what: str,
-    proc: subprocess.Popen[Any] | None = None,
-    log_file: Path | None = None,
-) -> None:
-    """Poll ``check()`` until true; fail early (with the log's tail) if ``proc`` exits."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with code {proc.returncode}{_tail(log_file)}")
-        try:
-            if check():
-                return
-        except Exception:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{what} not ready within {timeout:.0f}s{_tail(log_file)}")
-
-
-def _tail(log_file: Path | None, lines: int = 20) -> str:
-    if log_file is None or not log_file.exists():
-        return ""
-    text = log_file.read_text(errors="replace").splitlines()[-lines:]
-    return f"; last lines of {log_file}:\n" + "\n".join(text)
-
-
-def stop_process(
-    proc: subprocess.Popen[Any], *, sig: int = signal.SIGTERM, timeout: float = 20
-) -> None:
-    """Ask a child started with ``start_new_session=True`` to stop (``sig`` to its leader only, so
-    it can shut its own children down in order), then kill whatever is left in its group."""
-    if proc.poll() is None:
-        with suppress(ProcessLookupError):
-            proc.send_signal(sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            _killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-    _killpg(proc.pid, signal.SIGKILL)  # stragglers left in the group (e.g. pool children)
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------
@@ -151,23 +66,13 @@ def _initdb(pgdata: Path, user_kwargs: dict[str, Any], log_file: Path) -> None:
     if (pgdata / "PG_VERSION").exists():
         return
     with log_file.open("ab") as out:
+        # fmt: off
         subprocess.run(
-            [
-                str(_pg_bin("initdb")),
-                "-D",
-                str(pgdata),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--no-locale",
-                "--no-instructions",
-            ],
-            check=True,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            **user_kwargs,
+            [str(_pg_bin("initdb")), "-D", str(pgdata), "-U", "postgres", "--auth=trust",
+             "--encoding=UTF8", "--no-locale", "--no-instructions"],
+            check=True, stdout=out, stderr=subprocess.STDOUT, **user_kwargs,
         )
+        # fmt: on
 
 
 def launch_postgres(
@@ -181,28 +86,13 @@ def launch_postgres(
     user_kwargs = _pg_user_kwargs(pgdata)
     _initdb(pgdata, user_kwargs, log_file)
     port = free_port(port or 5432)
-    cmd = [
-        str(_pg_bin("postgres")),
-        "-D",
-        str(pgdata),
-        "-c",
-        "listen_addresses=127.0.0.1",
-        "-c",
-        f"port={port}",
-        "-c",
-        "unix_socket_directories=",
-        "-c",
-        "max_connections=200",
-    ]
+    # fmt: off
+    cmd = [str(_pg_bin("postgres")), "-D", str(pgdata), "-c", "listen_addresses=127.0.0.1",
+           "-c", f"port={port}", "-c", "unix_socket_directories=", "-c", "max_connections=200"]
     with log_file.open("ab") as out:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            **user_kwargs,
-        )
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, **user_kwargs)
+    # fmt: on
     url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     try:
         wait_until(
@@ -263,33 +153,14 @@ def launch_redis_server(
     folder.mkdir(parents=True, exist_ok=True)
     log_file = log_file or folder / "redis.log"
     port = free_port(port or 6379)
-    cmd = [
-        exe,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        str(folder),
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "everysec",
-        "--save",
-        "",
-        "--maxmemory-policy",
-        "noeviction",
-        "--daemonize",
-        "no",
-    ]
+    # fmt: off
+    cmd = [exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
+           "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+           "--maxmemory-policy", "noeviction", "--daemonize", "no"]
     with log_file.open("ab") as out:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    # fmt: on
     url = f"redis://127.0.0.1:{port}/0"
     try:
         wait_until(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -20,7 +21,7 @@ from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import Any
 
-from longhaul.cli import embedded
+from longhaul.cli import embedded, procs
 from longhaul.cli.process import (
     ProcessRecord,
     Supervisor,
@@ -132,7 +133,7 @@ def _start(
     # Redis
     if _explicit("redis_url"):
         redis_url, redis_kind = settings.redis_url, "configured"
-    elif embedded.shutil.which("redis-server"):
+    elif shutil.which("redis-server"):
         redis_url, rs = embedded.launch_redis_server(
             data_dir / "redis", log_file=logs / "redis.log"
         )
@@ -158,11 +159,11 @@ def _start(
     # Upstream
     simulator_url = None
     if not settings.openai_api_key:
-        port = embedded.free_port()
+        port = procs.free_port()
         sup.env["LONGHAUL_SIM_PORT"] = str(port)
         sim = sup.spawn("simulator", ["simulator"])
         simulator_url = f"http://127.0.0.1:{port}/v1"
-        embedded.wait_until(
+        procs.wait_until(
             lambda: http_status(f"http://127.0.0.1:{port}/_sim/health") == 200,
             timeout=30, what="simulator", proc=sim.proc, log_file=sim.log,
         )  # fmt: skip
@@ -196,7 +197,7 @@ def _start(
     progress("api healthy")
     flower.wait(fixed=_explicit("flower_port"))
     progress("flower healthy")
-    embedded.wait_until(
+    procs.wait_until(
         lambda: _worker_answers(redis_url), timeout=90, what="worker", proc=worker.proc,
         log_file=worker.log,
     )  # fmt: skip
@@ -241,7 +242,7 @@ class _HttpChild:
     def wait(self, *, fixed: bool, timeout: float = 90, attempts: int = 3) -> None:
         for attempt in range(attempts):
             try:
-                embedded.wait_until(
+                procs.wait_until(
                     self._healthy, timeout=timeout, what=self.name, proc=self.child.proc,
                     log_file=self.child.log,
                 )  # fmt: skip
@@ -251,13 +252,13 @@ class _HttpChild:
                 if fixed or not conflict or attempt == attempts - 1:
                     raise
             self.sup.discard(self.child)
-            self.port = embedded.free_port()
+            self.port = procs.free_port()
             self._log_start = self.child.log.stat().st_size
             print(f"{self.name}: port taken meanwhile, trying {self.port}", flush=True)
             self.child = self.sup.spawn(self.name, self.args(self.port))
 
     def _healthy(self) -> bool:
-        if not embedded.listens(self.child.proc.pid, self.port):
+        if not procs.listens(self.child.proc.pid, self.port):
             return False
         return http_status(f"http://{self.host}:{self.port}{self.path}") == 200
 
@@ -281,10 +282,10 @@ def http_status(url: str, timeout: float = 2.0) -> int:
 
 def _port(name: str, preferred: int) -> int:
     if _explicit(name):
-        if embedded.port_in_use(preferred):
+        if procs.port_in_use(preferred):
             raise StackError(f"LONGHAUL_{name.upper()}={preferred} is already in use")
         return preferred
-    return embedded.free_port(preferred)
+    return procs.free_port(preferred)
 
 
 def _worker_answers(redis_url: str) -> bool:

@@ -22,7 +22,7 @@ from typing import Any
 
 import psutil
 
-from longhaul.cli.embedded import stop_process
+from longhaul.cli.procs import stop_process
 
 STATE_FILE = "stack.json"
 

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 import redis
 
-from longhaul.cli import embedded
+from longhaul.cli import embedded, procs
 from tests.support import infra
 
 
@@ -20,7 +20,7 @@ def test_postgres_keeps_data_across_restarts(tmp_path: Path) -> None:
             conn.execute("create table t (v text)")
             conn.execute("insert into t values ('kept')")
         port = int(url.rsplit(":", 1)[1].split("/")[0])
-    assert not embedded.port_in_use(port), "the server still listens after the context closed"
+    assert not procs.port_in_use(port), "the server still listens after the context closed"
 
     with embedded.start_postgres(tmp_path / "pg") as url:
         db = embedded.ensure_database(url, "keep")  # exists already: no error, same URL
@@ -50,14 +50,14 @@ def test_redis_server_keeps_messages_in_its_aof(tmp_path: Path) -> None:
         assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
         client.lpush("queue", "message")
     finally:
-        embedded.stop_process(proc)
+        procs.stop_process(proc)
     assert proc.poll() is not None
 
     url, proc = embedded.launch_redis_server(tmp_path / "redis")
     try:
         assert redis.Redis.from_url(url).lrange("queue", 0, -1) == [b"message"]
     finally:
-        embedded.stop_process(proc)
+        procs.stop_process(proc)
 
 
 def test_fake_redis_runs_lua_for_redbeat() -> None:
@@ -80,6 +80,6 @@ def test_start_redis_falls_back_to_fakeredis(
 def test_free_port_prefers_the_default_unless_taken() -> None:
     with embedded.fake_redis_server() as url:
         taken = int(url.rsplit(":", 1)[1].split("/")[0])
-        assert embedded.port_in_use(taken)
-        assert embedded.free_port(taken) != taken
-    assert embedded.free_port(taken) == taken
+        assert procs.port_in_use(taken)
+        assert procs.free_port(taken) != taken
+    assert procs.free_port(taken) == taken
