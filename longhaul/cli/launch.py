@@ -80,10 +80,12 @@ def run_stack(data_dir: Path, *, on_ready: Callable[[dict[str, Any]], None]) -> 
             finally:
                 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                     signal.signal(sig, signal.SIG_IGN)
+                print("longhaul: stopping ...", flush=True)
                 state["status"] = "stopping"
                 with suppress(OSError):
                     write_state(data_dir, state)
                 sup.stop_all()
+                print("longhaul: stopped", flush=True)
     except _Stop:
         return 0
     finally:

@@ -125,6 +125,10 @@ def print_ready(info: dict[str, Any]) -> None:
         """-d '{"model": "gpt-5", "input": "Say hello", "background": true}'"""
     )
     print("Stop: Ctrl-C (foreground) or `longhaul down`.")
+    if info.get("redis") == "fakeredis":
+        from longhaul.cli.embedded import FAKE_REDIS_WARNING
+
+        print(f"Warning: {FAKE_REDIS_WARNING}", file=sys.stderr)
     print(json.dumps(info), flush=True)
 
 
