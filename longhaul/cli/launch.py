@@ -173,6 +173,7 @@ def _start(
         env["LONGHAUL_OPENAI_BASE_URL"] = simulator_url
         env["LONGHAUL_OPENAI_API_KEY"] = SIMULATOR_KEY
 
+    api_fixed, flower_fixed = _explicit("api_port"), _explicit("flower_port")  # before env changes
     api_port = _port("api_port", settings.api_port)
     flower_port = _port("flower_port", settings.flower_port)
     env["LONGHAUL_API_PORT"] = str(api_port)
@@ -195,9 +196,9 @@ def _start(
     worker = sup.spawn("worker", ["worker"], stop_timeout=30)
     beat = sup.spawn("beat", ["beat"])
     progress("started api, worker, beat, flower")
-    api.wait(fixed=_explicit("api_port"))
+    api.wait(fixed=api_fixed)
     progress("api healthy")
-    flower.wait(fixed=_explicit("flower_port"))
+    flower.wait(fixed=flower_fixed)
     progress("flower healthy")
     procs.wait_until(
         lambda: _worker_answers(redis_url), timeout=90, what="worker", proc=worker.proc,

@@ -22,7 +22,7 @@ from typing import Any
 
 import psutil
 
-from longhaul.cli.procs import stop_process
+from longhaul.cli.procs import group_processes, stop_process
 
 STATE_FILE = "stack.json"
 
@@ -193,13 +193,4 @@ def group_members(record: ProcessRecord) -> list[psutil.Process]:
     unrelated process that reused the number)."""
     if not record.group_leader:
         return []
-    found = []
-    for proc in psutil.process_iter(["create_time"]):
-        with suppress(psutil.Error, OSError):
-            if (
-                os.getpgid(proc.pid) == record.pid
-                and proc.info["create_time"] >= record.create_time - 1
-                and proc.status() != psutil.STATUS_ZOMBIE
-            ):
-                found.append(proc)
-    return found
+    return group_processes(record.pid, since=record.create_time)

@@ -91,6 +91,23 @@ def stop_process(
             killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
     killpg(proc.pid, signal.SIGKILL)  # stragglers left in the group (e.g. pool children)
+    deadline = time.monotonic() + 5
+    while group_processes(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def group_processes(pgid: int, *, since: float = 0.0) -> list[psutil.Process]:
+    """Live (non-zombie) processes of group ``pgid`` created at ``since`` or later."""
+    found = []
+    for proc in psutil.process_iter(["create_time"]):
+        with suppress(psutil.Error, OSError):
+            if (
+                os.getpgid(proc.pid) == pgid
+                and proc.info["create_time"] >= since - 1
+                and proc.status() != psutil.STATUS_ZOMBIE
+            ):
+                found.append(proc)
+    return found
 
 
 def killpg(pgid: int, sig: int) -> None:

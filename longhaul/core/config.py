@@ -21,6 +21,9 @@ class Settings(BaseSettings):
         "postgresql+psycopg://postgres@127.0.0.1:5432/longhaul",
         description="SQLAlchemy URL of PostgreSQL (psycopg 3 driver).",
     )
+    database_pool_size: int = Field(
+        10, description="Connections per process (plus as many overflow)."
+    )
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0", description="Redis URL of the Celery broker."
     )

@@ -16,11 +16,13 @@ _engines: dict[tuple[int, str], Engine] = {}
 
 def get_engine(url: str | None = None) -> Engine:
     """One engine per (process, URL): a pool inherited across ``fork`` is never reused."""
-    url = url or get_settings().database_url
+    settings = get_settings()
+    url = url or settings.database_url
     key = (os.getpid(), url)
     engine = _engines.get(key)
     if engine is None:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        size = settings.database_pool_size
+        engine = create_engine(url, pool_pre_ping=True, pool_size=size, max_overflow=size)
         _engines[key] = engine
     return engine
 

@@ -243,3 +243,17 @@ def test_metrics_and_readiness(stack: Stack) -> None:
     text = httpx.get(f"{stack.api_url}/metrics").text
     assert 'longhaul_jobs{status="completed"}' in text
     assert 'longhaul_queue_depth{queue="poll"}' in text
+
+
+def test_many_concurrent_creates_all_succeed(client: openai.OpenAI) -> None:
+    """More simultaneous requests than database connections: requests wait, none fails (a
+    blocking call on the event loop once turned this into pool timeouts and 500s)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int) -> str:
+        return client.responses.create(model="gpt-5.5", input=f"burst {i}", background=True).id
+
+    with ThreadPoolExecutor(48) as pool:
+        ids = list(pool.map(one, range(96)))
+    assert len(set(ids)) == 96
+    assert all(i.startswith("resp_lh_") for i in ids)

@@ -7,6 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from longhaul.api.deps import SessionDep, TenantDep
 from longhaul.api.dispatch import enqueue
@@ -15,9 +17,10 @@ from longhaul.core import upstream
 from longhaul.core.config import get_settings
 from longhaul.core.costs.budgets import check_budget
 from longhaul.core.errors import Conflict, InvalidInput
-from longhaul.core.jobs import intake, queries, steps
+from longhaul.core.jobs import intake, queries
+from longhaul.core.jobs.cancel import request_cancel
 from longhaul.core.jobs.views import response_view
-from longhaul.core.models import ACTIVE, utcnow
+from longhaul.core.models import ACTIVE, Tenant, utcnow
 
 router = APIRouter(prefix="/v1/responses", tags=["responses"])
 
@@ -30,7 +33,17 @@ async def create_response(
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
 ) -> JSONResponse:
     """Queue a background job; returns a Response object with ``status: queued``."""
-    body = intake.parse_body(await request.body())
+    raw = await request.body()
+    # The database work is blocking: keep it off the event loop.
+    return await run_in_threadpool(
+        _create, raw, session, tenant, idempotency_key, base_url(request)
+    )
+
+
+def _create(
+    raw: bytes, session: Session, tenant: Tenant, idempotency_key: str | None, link: str
+) -> JSONResponse:
+    body = intake.parse_body(raw)
     check_budget(session, tenant)
     accepted = intake.accept(
         session, tenant, body, settings=get_settings(), idempotency_key=idempotency_key
@@ -38,7 +51,7 @@ async def create_response(
     session.commit()
     if accepted.created:
         enqueue("submit", accepted.job.id)
-    view = response_view(session, accepted.job, base_url(request))
+    view = response_view(session, accepted.job, link)
     headers = {"Idempotent-Replayed": "true"} if not accepted.created else {}
     return JSONResponse(view, status_code=200, headers=headers)
 
@@ -57,7 +70,7 @@ def cancel_response(
 ) -> dict[str, Any]:
     """Queued: never reaches upstream. Running: cancelled upstream, then confirmed."""
     job = queries.get_for_tenant(session, tenant, response_id)
-    followups = steps.request_cancel(session, job)
+    followups = request_cancel(session, job)
     session.commit()
     for step in followups:
         enqueue(step, job.id)

@@ -1,4 +1,4 @@
-"""Job tasks: thin adapters that open a session scope and call ``core.jobs.steps``/``finalize``.
+"""Job tasks: thin adapters that open a session scope and call one ``core.jobs`` step.
 Each takes a job id (and the sweep's lease token) and may safely run twice."""
 
 from __future__ import annotations
@@ -7,8 +7,10 @@ from collections.abc import Callable
 
 from longhaul.core.config import get_settings
 from longhaul.core.db import session_scope
-from longhaul.core.jobs import steps
+from longhaul.core.jobs.cancel import cancel_job
 from longhaul.core.jobs.finalize import finalize_job
+from longhaul.core.jobs.poll import poll_job
+from longhaul.core.jobs.submit import submit_job
 from longhaul.core.upstream import get_client
 from longhaul.core.webhooks.outbox import pending_delivery_ids
 from longhaul.worker.app import app
@@ -24,17 +26,17 @@ def _run(step: Callable[..., list[str]], job_id: str, token: str | None) -> None
 
 @app.task(name="longhaul.jobs.submit")
 def submit(job_id: str, token: str | None = None) -> None:
-    _run(steps.submit_job, job_id, token)
+    _run(submit_job, job_id, token)
 
 
 @app.task(name="longhaul.jobs.poll")
 def poll(job_id: str, token: str | None = None) -> None:
-    _run(steps.poll_job, job_id, token)
+    _run(poll_job, job_id, token)
 
 
 @app.task(name="longhaul.jobs.cancel")
 def cancel(job_id: str, token: str | None = None) -> None:
-    _run(steps.cancel_job, job_id, token)
+    _run(cancel_job, job_id, token)
 
 
 @app.task(name="longhaul.jobs.finalize")

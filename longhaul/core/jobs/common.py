@@ -1,0 +1,57 @@
+"""What submit, poll and cancel share: the policies built from settings, and the two ways a step
+ends (hand the job to finalize, or release its lease with the next due time)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from longhaul.core.config import Settings
+from longhaul.core.jobs.policy import PollPolicy, RetryPolicy
+from longhaul.core.jobs.state import transition
+from longhaul.core.models import Job, utcnow
+
+# Follow-up steps ("finalize", "cancel") that the caller enqueues after commit.
+Followups = list[str]
+RUNNING = ("in_progress", "cancelling")
+
+
+def poll_policy(s: Settings) -> PollPolicy:
+    return PollPolicy(s.poll_initial_seconds, s.poll_backoff_factor, s.poll_max_seconds)
+
+
+def retry_policy(s: Settings) -> RetryPolicy:
+    return RetryPolicy(s.retry_base_seconds, s.retry_max_seconds)
+
+
+def to_finalizing(
+    session: Session, job: Job, body: dict[str, Any], now: datetime, owner: str | None = None
+) -> Followups:
+    done = transition(
+        session,
+        job.id,
+        RUNNING,
+        "finalizing",
+        now=now,
+        owned_by=owner,
+        response_body=body,
+        upstream_status=body.get("status"),
+        upstream_finished_at=now,
+        poll_count=job.poll_count + (1 if owner else 0),
+        next_poll_at=now + timedelta(seconds=30),
+        lease_until=None,
+        lease_owner=None,
+    )
+    session.commit()
+    return ["finalize"] if done else []
+
+
+def release(session: Session, job_id: str, owner: str, **values: Any) -> None:
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.lease_owner == owner)
+        .values(lease_until=None, lease_owner=None, updated_at=utcnow(), **values)
+    )

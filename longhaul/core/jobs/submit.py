@@ -1,0 +1,164 @@
+"""Submit: one non-idempotent ``responses.create`` per attempt, after ``submitting`` is
+committed (DESIGN §2.5); transient errors go back to ``queued`` with backoff."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import openai
+from sqlalchemy.orm import Session
+
+from longhaul.core import upstream
+from longhaul.core.config import Settings
+from longhaul.core.jobs.cancel import start_cancel
+from longhaul.core.jobs.common import (
+    Followups,
+    poll_policy,
+    retry_policy,
+    to_finalizing,
+)
+from longhaul.core.jobs.state import claim, transition
+from longhaul.core.models import TERMINAL, Job, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def upstream_body(job: Job) -> dict[str, Any]:
+    body = dict(job.request_body)
+    body["background"] = True
+    body["store"] = True
+    body["metadata"] = {**(body.get("metadata") or {}), "longhaul_job_id": job.id}
+    return body
+
+
+def submit_job(
+    session: Session,
+    job_id: str,
+    *,
+    client: openai.OpenAI,
+    settings: Settings,
+    token: str | None = None,
+) -> Followups:
+    now = utcnow()
+    if _past_deadline_before_submit(session, job_id, now):
+        return []
+    claimed = claim(
+        session, job_id, ["queued"], lease_seconds=settings.lease_seconds, token=token, now=now
+    )
+    if claimed is None:
+        return []
+    queued, owner = claimed
+    job = transition(
+        session,
+        job_id,
+        ["queued"],
+        "submitting",
+        now=now,
+        owned_by=owner,
+        submit_attempts=queued.submit_attempts + 1,
+    )
+    session.commit()  # committed as `submitting` before the (non-idempotent) create
+    if job is None:
+        return []
+    try:
+        result = upstream.create(client, upstream_body(job))
+    except Exception as exc:  # classified below; nothing escapes unrecorded
+        return _submit_failed(session, job, owner, exc, settings)
+
+    body, now = result.body, utcnow()
+    status = body.get("status")
+    delay = poll_policy(settings).next_delay(0, result.headers.get("openai-poll-after-ms"))
+    running = transition(
+        session,
+        job_id,
+        ["submitting"],
+        "in_progress",
+        now=now,
+        owned_by=owner,
+        upstream_response_id=body.get("id"),
+        upstream_status=status,
+        submitted_at=now,
+        next_poll_at=now + timedelta(seconds=delay),
+        lease_until=None,
+        lease_owner=None,
+        service_tier=body.get("service_tier"),
+    )
+    session.commit()
+    if running is None:
+        return []
+    if running.cancel_requested_at is not None:
+        return start_cancel(session, running, now)
+    if status in TERMINAL:
+        return to_finalizing(session, running, body, now)
+    return []
+
+
+def _past_deadline_before_submit(session: Session, job_id: str, now: datetime) -> bool:
+    job = session.get(Job, job_id)
+    if job is None or job.status != "queued" or job.deadline_at > now:
+        return False
+    err = {
+        "code": "deadline_exceeded",
+        "message": "The job's deadline passed before it could be submitted upstream.",
+        "type": "timeout",
+    }
+    job2 = transition(
+        session,
+        job_id,
+        ["queued"],
+        "finalizing",
+        now=now,
+        reason="deadline",
+        error=err,
+        next_poll_at=now,
+        lease_until=None,
+        lease_owner=None,
+    )
+    session.commit()
+    return job2 is not None
+
+
+def _submit_failed(
+    session: Session, job: Job, owner: str, exc: Exception, settings: Settings
+) -> Followups:
+    info = upstream.classify(exc)
+    now = utcnow()
+    dup = job.possibly_duplicated or info.maybe_sent
+    if info.transient and job.submit_attempts < settings.submit_max_attempts:
+        delay = retry_policy(settings).delay(job.submit_attempts, info.retry_after)
+        log.warning("submit %s: transient %s, retrying in %.1fs", job.id, info.error, delay)
+        transition(
+            session,
+            job.id,
+            ["submitting"],
+            "queued",
+            now=now,
+            owned_by=owner,
+            reason=str(info.error.get("code")),
+            error=info.error,
+            possibly_duplicated=dup,
+            next_poll_at=now + timedelta(seconds=delay),
+            lease_until=None,
+            lease_owner=None,
+        )
+        session.commit()
+        return []
+    log.warning("submit %s: failed permanently: %s", job.id, info.error)
+    failed = transition(
+        session,
+        job.id,
+        ["submitting"],
+        "finalizing",
+        now=now,
+        owned_by=owner,
+        reason="submit_failed",
+        error=info.error,
+        possibly_duplicated=dup,
+        next_poll_at=now,
+        lease_until=None,
+        lease_owner=None,
+    )
+    session.commit()
+    return ["finalize"] if failed else []
