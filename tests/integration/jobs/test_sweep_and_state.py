@@ -1,0 +1,121 @@
+"""Claims, leases and compare-and-set transitions on real PostgreSQL: safe when run twice at once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from longhaul.core.db import session_factory
+from longhaul.core.ids import new_job_id
+from longhaul.core.jobs.state import claim, transition
+from longhaul.core.jobs.sweep import claim_due, reconcile
+from longhaul.core.models import Job, utcnow
+
+
+def make_job(session: Session, tenant: Any, status: str = "in_progress", **kw: Any) -> Job:
+    now = utcnow()
+    job = Job(
+        id=new_job_id(),
+        tenant_id=tenant.id,
+        status=status,
+        model="gpt-5.5",
+        request_body={"model": "gpt-5.5", "input": "x"},
+        request_hash="h",
+        deadline_at=now + timedelta(hours=1),
+        next_poll_at=now - timedelta(seconds=1),
+        state_history=[],
+        possibly_duplicated=False,
+        submit_attempts=0,
+        poll_count=0,
+        created_at=now,
+        updated_at=now,
+        **kw,
+    )
+    session.add(job)
+    session.commit()
+    return job
+
+
+def test_two_concurrent_sweeps_never_claim_the_same_job(
+    session: Session, tenant: Any, database_url: str
+) -> None:
+    ids = {make_job(session, tenant).id for _ in range(10)}
+    first, second = session_factory(database_url)(), session_factory(database_url)()
+    try:
+        a = claim_due(first, lease_seconds=60, limit=6)  # holds its row locks, not committed
+        b = claim_due(second, lease_seconds=60, limit=100)  # SKIP LOCKED: takes only the rest
+        first.commit()
+        second.commit()
+        c = claim_due(first, lease_seconds=60, limit=100)  # everything is leased now
+        first.commit()
+    finally:
+        first.close()
+        second.close()
+    mine_a = {job_id for _, job_id, _ in a} & ids
+    mine_b = {job_id for _, job_id, _ in b} & ids
+    assert mine_a.isdisjoint(mine_b)
+    assert mine_a | mine_b == ids
+    assert not ({job_id for _, job_id, _ in c} & ids)
+    assert {step for step, job_id, _ in a + b if job_id in ids} == {"poll"}
+
+
+def test_expired_lease_makes_a_job_due_again(session: Session, tenant: Any) -> None:
+    job = make_job(session, tenant, status="finalizing")
+    [(step, job_id, token)] = [
+        c for c in claim_due(session, lease_seconds=60, limit=500) if c[1] == job.id
+    ]
+    session.commit()
+    assert step == "finalize"
+    # A second claim without the token fails while the lease holds; the token holder succeeds.
+    assert claim(session, job.id, ["finalizing"], lease_seconds=60) is None
+    assert claim(session, job.id, ["finalizing"], lease_seconds=60, token=token) is not None
+    later = utcnow() + timedelta(seconds=120)
+    again = [
+        c for c in claim_due(session, lease_seconds=60, limit=500, now=later) if c[1] == job.id
+    ]
+    session.commit()
+    assert len(again) == 1 and again[0][2] != token
+
+
+def test_transition_is_compare_and_set_and_stamps_history(session: Session, tenant: Any) -> None:
+    job = make_job(session, tenant, status="queued")
+    moved = transition(session, job.id, ["queued"], "submitting", reason="test")
+    assert moved is not None and moved.status == "submitting"
+    assert transition(session, job.id, ["queued"], "submitting") is None  # lost the race
+    session.commit()
+    session.refresh(job)
+    assert job.state_history[-1]["status"] == "submitting"
+    assert job.state_history[-1]["reason"] == "test"
+    assert len(job.state_history) == 1
+
+
+def test_reconcile_requeues_interrupted_submit_and_flags_duplicate(
+    session: Session, tenant: Any
+) -> None:
+    stuck = make_job(
+        session,
+        tenant,
+        status="submitting",
+        lease_until=utcnow() - timedelta(seconds=5),
+        lease_owner="dead",
+    )
+    fresh = make_job(
+        session,
+        tenant,
+        status="submitting",
+        lease_until=utcnow() + timedelta(seconds=60),
+        lease_owner="alive",
+    )
+    orphan = make_job(session, tenant, status="in_progress")
+    orphan.next_poll_at = None
+    session.commit()
+    assert reconcile(session, lease_seconds=60) >= 2
+    session.commit()
+    for j in (stuck, fresh, orphan):
+        session.refresh(j)
+    assert stuck.status == "queued" and stuck.possibly_duplicated is True
+    assert stuck.state_history[-1]["reason"] == "submit_interrupted"
+    assert fresh.status == "submitting" and fresh.possibly_duplicated is False
+    assert orphan.next_poll_at is not None
