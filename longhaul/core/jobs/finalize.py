@@ -15,6 +15,7 @@ from longhaul.core.artifacts.service import archive_job_artifacts
 from longhaul.core.config import Settings
 from longhaul.core.costs.ledger import write_ledger
 from longhaul.core.jobs import extract
+from longhaul.core.jobs.heartbeat import keep_lease
 from longhaul.core.jobs.state import claim, transition
 from longhaul.core.models import ToolCall, utcnow
 from longhaul.core.webhooks.outbox import record_final_event
@@ -40,7 +41,8 @@ def finalize_job(
     session.commit()
     response: dict[str, Any] = job.response_body or {}
     if response.get("output"):
-        archive_job_artifacts(session, job, response, upstream=client)
+        with keep_lease(job.id, owner, settings.lease_seconds):
+            archive_job_artifacts(session, job, response, upstream=client)
         session.commit()
 
     now = utcnow()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
-import tempfile
 from pathlib import Path
 
 from longhaul.core.storage import content_types
@@ -51,18 +51,26 @@ class LocalStorage(Storage):
         if content_type is None:
             content_type = content_types.detect(reader.head(), key)
         # Write beside the target, then rename: readers never see a half-written object and a
-        # re-run replaces the old file in one step.
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".partial")
+        # re-run replaces the old file in one step. The partial file has one name per key, so a
+        # writer killed mid-way leaves nothing behind once the key is written again; an exclusive
+        # lock (released by the kernel when a writer dies) keeps two live writers apart.
+        partial = target.with_name(f".{target.name}.partial")
         try:
-            with os.fdopen(fd, "wb") as out:
+            with partial.open("ab") as out:
+                try:
+                    fcntl.flock(out.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError as exc:
+                    raise StorageError(f"{key!r} is being written by another process") from exc
+                out.truncate(0)
                 while chunk := reader.read(CHUNK_SIZE):
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            os.replace(tmp_name, target)
+                os.replace(partial, target)
         except BaseException as exc:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
+            if not isinstance(exc, StorageError):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(partial)
             if isinstance(exc, OSError):
                 raise StorageError(f"writing {key!r} failed: {exc}") from exc
             raise

@@ -39,7 +39,9 @@ def cancel(job_id: str, token: str | None = None) -> None:
     _run(cancel_job, job_id, token)
 
 
-@app.task(name="longhaul.jobs.finalize")
+# Archiving a large file may take minutes (the lease is renewed meanwhile); still well under
+# the visibility timeout, so an acks_late message is never redelivered while it runs.
+@app.task(name="longhaul.jobs.finalize", time_limit=3000, soft_time_limit=2940)
 def finalize(job_id: str, token: str | None = None) -> None:
     with session_scope() as session:
         status = finalize_job(

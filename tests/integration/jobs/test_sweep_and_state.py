@@ -1,4 +1,4 @@
-"""Claims, leases and compare-and-set transitions on real PostgreSQL: safe when run twice at once."""
+"""Claims, leases and compare-and-set transitions on real PostgreSQL, safe when run twice."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def test_two_concurrent_sweeps_never_claim_the_same_job(
 
 def test_expired_lease_makes_a_job_due_again(session: Session, tenant: Any) -> None:
     job = make_job(session, tenant, status="finalizing")
-    [(step, job_id, token)] = [
+    [(step, _, token)] = [
         c for c in claim_due(session, lease_seconds=60, limit=500) if c[1] == job.id
     ]
     session.commit()
@@ -119,3 +119,22 @@ def test_reconcile_requeues_interrupted_submit_and_flags_duplicate(
     assert stuck.state_history[-1]["reason"] == "submit_interrupted"
     assert fresh.status == "submitting" and fresh.possibly_duplicated is False
     assert orphan.next_poll_at is not None
+
+
+def test_heartbeat_renews_only_its_own_lease(session: Session, tenant: Any) -> None:
+    import time
+
+    from longhaul.core.jobs.heartbeat import keep_lease, renew
+
+    job = make_job(session, tenant, status="finalizing")
+    claimed = claim(session, job.id, ["finalizing"], lease_seconds=2)
+    assert claimed is not None
+    session.commit()
+    _, owner = claimed
+    assert renew(job.id, "someone-else", 60) is False
+    first = claimed[0].lease_until
+    with keep_lease(job.id, owner, 2):
+        time.sleep(2.5)
+    session.refresh(job)
+    assert job.lease_until is not None and first is not None and job.lease_until > first
+    assert job.lease_owner == owner
