@@ -3,6 +3,7 @@ timeout everywhere, socket timeouts, events on for Flower, one queue per kind of
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from celery import Celery
@@ -107,3 +108,17 @@ def _fresh_connections(**_: object) -> None:
     from longhaul.core.db import dispose_engines
 
     dispose_engines()
+    _warm_up()
+
+
+def _warm_up() -> None:
+    """Load the price tables once per process, not inside the first finalize."""
+    try:
+        from longhaul.core.models import utcnow
+        from longhaul.core.pricing import get_price_book, price_response
+
+        get_price_book()
+        sample = {"model": "gpt-5.5", "usage": {"input_tokens": 1, "output_tokens": 1}}
+        price_response(sample, request=sample, requested_at=utcnow(), completion_window=None)
+    except Exception:  # a broken prices file is reported by finalize, where it matters
+        logging.getLogger(__name__).exception("price book warm-up failed")
