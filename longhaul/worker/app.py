@@ -43,6 +43,7 @@ def create_celery() -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        worker_proc_alive_timeout=30,  # pool children warm up the price tables at start
         worker_eta_task_limit=1000,
         worker_soft_shutdown_timeout=10,
         worker_enable_soft_shutdown_on_idle=True,
