@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
-import redis
 
 from longhaul.simulator import start_simulator
-from tests.support.stack import Stack, base_env
+from tests.support.stack import Stack, running_stack
 
 
 @pytest.fixture(scope="module")
@@ -22,21 +20,9 @@ def simulator() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def stack(database_url: str, redis_url: str, simulator: object) -> Iterator[Stack]:
-    # A clean broker: no stale messages or beat lock from an earlier run of the test suite.
-    redis.Redis.from_url(redis_url).flushdb()
-    with tempfile.TemporaryDirectory(prefix="longhaul-e2e-") as tmp:
-        st = Stack(env=base_env(database_url, redis_url, simulator.url), workdir=Path(tmp))  # type: ignore[attr-defined]
-        try:
-            st.start_api()
-            st.start_worker()
-            st.start("beat", "beat")
-            yield st
-        except BaseException:
-            print(st.logs())
-            raise
-        finally:
-            st.stop_all()
+def stack(database_url: str, redis_url: str, simulator: Any) -> Iterator[Stack]:
+    with running_stack(database_url, redis_url, simulator.url) as st:
+        yield st
 
 
 @pytest.fixture(scope="module")

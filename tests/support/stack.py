@@ -7,12 +7,15 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2 as httpx
+import redis
 
 from tests.support.infra import free_port
 
@@ -136,3 +139,27 @@ def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "cond
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+@contextmanager
+def running_stack(
+    database_url: str,
+    redis_url: str,
+    simulator_url: str,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[Stack]:
+    """API, worker and beat as processes on a clean broker; logs printed if startup fails."""
+    redis.Redis.from_url(redis_url).flushdb()  # no stale messages or beat lock from a past run
+    with tempfile.TemporaryDirectory(prefix="longhaul-e2e-") as tmp:
+        env = {**base_env(database_url, redis_url, simulator_url), **(extra_env or {})}
+        st = Stack(env=env, workdir=Path(tmp))
+        try:
+            st.start_api()
+            st.start_worker()
+            st.start("beat", "beat")
+            yield st
+        except BaseException:
+            print(st.logs())
+            raise
+        finally:
+            st.stop_all()
