@@ -257,3 +257,29 @@ def test_many_concurrent_creates_all_succeed(client: openai.OpenAI) -> None:
         ids = list(pool.map(one, range(96)))
     assert len(set(ids)) == 96
     assert all(i.startswith("resp_lh_") for i in ids)
+
+
+def test_budget_reached_refuses_new_jobs_and_running_ones_finish(
+    stack: Stack, database_url: str
+) -> None:
+    from decimal import Decimal
+
+    from longhaul.core.auth import create_api_key
+    from longhaul.core.costs.budgets import set_budget
+    from longhaul.core.db import session_scope
+
+    name = f"budget-{uuid.uuid4().hex[:6]}"
+    with session_scope(database_url) as session:
+        key = create_api_key(session, tenant_name=name)
+        set_budget(session, tenant_name=name, usd=Decimal("0.000001"))
+    capped = openai.OpenAI(base_url=f"{stack.api_url}/v1", api_key=key, max_retries=0)
+    first = create(capped, "slow:1")  # no spend yet: accepted
+    second = create(capped, "slow:3")  # still no spend recorded: accepted, and will finish
+    assert wait_done(capped, first.id).status == "completed"
+    with pytest.raises(openai.APIStatusError) as info:
+        create(capped)
+    assert info.value.status_code == 402
+    assert info.value.code == "budget_exceeded"
+    assert wait_done(capped, second.id).status == "completed"
+    view = job(stack, key, second.id)
+    assert Decimal(view["tenant_month_spend_usd"]) > Decimal("0.000001")
