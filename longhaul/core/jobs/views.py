@@ -106,10 +106,8 @@ def response_view(session: Session, job: Job, base_url: str | None = None) -> di
     body["metadata"] = job.job_metadata or {}
     if job.previous_job_id:
         body["previous_response_id"] = job.previous_job_id
-    if job.status == "failed" and job.error and not (final and body.get("error")):
+    if job.status == "failed" and job.error:  # the upstream's error, or Longhaul's own
         body["error"] = {"code": job.error.get("code"), "message": job.error.get("message")}
-    if job.status == "failed" and job.error and job.error.get("code") == "deadline_exceeded":
-        body["error"] = {"code": "deadline_exceeded", "message": job.error.get("message")}
     body["longhaul"] = {
         "job_status": job.status,
         "upstream_response_id": job.upstream_response_id,
