@@ -14,8 +14,9 @@ from longhaul.core import upstream
 from longhaul.core.config import Settings
 from longhaul.core.jobs.common import (
     Followups,
+    hand_to_finalize,
     release,
-    to_finalizing,
+    upstream_finished,
 )
 from longhaul.core.jobs.state import claim, transition
 from longhaul.core.models import TERMINAL, Job, utcnow
@@ -29,21 +30,17 @@ def request_cancel(session: Session, job: Job) -> Followups:
     for _ in range(3):
         now = utcnow()
         if job.status == "queued":
-            done = transition(
+            followups = hand_to_finalize(
                 session,
                 job.id,
                 ["queued"],
-                "finalizing",
                 now=now,
                 reason="cancel_requested",
                 cancel_requested_at=now,
-                next_poll_at=now,
                 error=None,
-                lease_until=None,
-                lease_owner=None,
             )
-            if done is not None:
-                return ["finalize"]
+            if followups:
+                return followups
         elif job.status == "submitting":
             # The submit step sees the flag once the upstream id is stored, and cancels then.
             marked = session.execute(
@@ -104,7 +101,7 @@ def cancel_job(
         return []
     body, now = result.body, utcnow()
     if body.get("status") in TERMINAL:
-        return to_finalizing(session, job, body, now, owner=owner)
+        return upstream_finished(session, job, body, now, owner=owner)
     release(
         session,
         job.id,

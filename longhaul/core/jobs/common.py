@@ -27,26 +27,50 @@ def retry_policy(s: Settings) -> RetryPolicy:
     return RetryPolicy(s.retry_base_seconds, s.retry_max_seconds)
 
 
-def to_finalizing(
-    session: Session, job: Job, body: dict[str, Any], now: datetime, owner: str | None = None
+def hand_to_finalize(
+    session: Session,
+    job_id: str,
+    from_states: tuple[str, ...] | list[str],
+    *,
+    now: datetime,
+    owner: str | None = None,
+    reason: str | None = None,
+    **values: Any,
 ) -> Followups:
+    """Move the job to ``finalizing`` and commit; the caller then sends ``finalize``. Should
+    that message be lost, ``next_poll_at`` lets the sweep send it again in 30 s."""
     done = transition(
         session,
-        job.id,
-        RUNNING,
+        job_id,
+        from_states,
         "finalizing",
         now=now,
         owned_by=owner,
+        reason=reason,
+        next_poll_at=now + timedelta(seconds=30),
+        lease_until=None,
+        lease_owner=None,
+        **values,
+    )
+    session.commit()
+    return ["finalize"] if done else []
+
+
+def upstream_finished(
+    session: Session, job: Job, body: dict[str, Any], now: datetime, owner: str | None = None
+) -> Followups:
+    """The upstream response is terminal: keep it and hand the job to finalize."""
+    return hand_to_finalize(
+        session,
+        job.id,
+        RUNNING,
+        now=now,
+        owner=owner,
         response_body=body,
         upstream_status=body.get("status"),
         upstream_finished_at=now,
         poll_count=job.poll_count + (1 if owner else 0),
-        next_poll_at=now + timedelta(seconds=30),
-        lease_until=None,
-        lease_owner=None,
     )
-    session.commit()
-    return ["finalize"] if done else []
 
 
 def release(session: Session, job_id: str, owner: str, **values: Any) -> None:

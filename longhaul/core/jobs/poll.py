@@ -15,12 +15,13 @@ from longhaul.core.config import Settings
 from longhaul.core.jobs.common import (
     RUNNING,
     Followups,
+    hand_to_finalize,
     poll_policy,
     release,
     retry_policy,
-    to_finalizing,
+    upstream_finished,
 )
-from longhaul.core.jobs.state import claim, transition
+from longhaul.core.jobs.state import claim
 from longhaul.core.models import TERMINAL, Job, utcnow
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def poll_job(
     body, now = result.body, utcnow()
     status = body.get("status")
     if status in TERMINAL:
-        return to_finalizing(session, job, body, now, owner=owner)
+        return upstream_finished(session, job, body, now, owner=owner)
     delay = poll_policy(settings).next_delay(
         job.poll_count + 1, result.headers.get("openai-poll-after-ms")
     )
@@ -88,22 +89,16 @@ def _poll_failed(
         return []
     # The upstream no longer knows the response (404: expired/deleted) or refuses: fail the job.
     log.warning("poll %s: permanent error %s", job.id, info.error)
-    done = transition(
+    return hand_to_finalize(
         session,
         job.id,
         RUNNING,
-        "finalizing",
         now=now,
-        owned_by=owner,
+        owner=owner,
         reason="poll_failed",
         error=info.error,
         poll_count=job.poll_count + 1,
-        next_poll_at=now,
-        lease_until=None,
-        lease_owner=None,
     )
-    session.commit()
-    return ["finalize"] if done else []
 
 
 def _deadline(
@@ -121,20 +116,14 @@ def _deadline(
         "message": f"The job did not finish within its deadline of {seconds} s and was "
         "cancelled upstream.",
     }
-    done = transition(
+    return hand_to_finalize(
         session,
         job.id,
         RUNNING,
-        "finalizing",
         now=now,
-        owned_by=owner,
+        owner=owner,
         reason="deadline",
         error=err,
         response_body=body,
         upstream_status=(body or {}).get("status"),
-        next_poll_at=now,
-        lease_until=None,
-        lease_owner=None,
     )
-    session.commit()
-    return ["finalize"] if done else []

@@ -15,9 +15,10 @@ from longhaul.core.config import Settings
 from longhaul.core.jobs.cancel import start_cancel
 from longhaul.core.jobs.common import (
     Followups,
+    hand_to_finalize,
     poll_policy,
     retry_policy,
-    to_finalizing,
+    upstream_finished,
 )
 from longhaul.core.jobs.state import claim, transition
 from longhaul.core.models import TERMINAL, Job, utcnow
@@ -42,8 +43,8 @@ def submit_job(
     token: str | None = None,
 ) -> Followups:
     now = utcnow()
-    if _past_deadline_before_submit(session, job_id, now):
-        return []
+    if expired := _past_deadline_before_submit(session, job_id, now):
+        return expired
     claimed = claim(
         session, job_id, ["queued"], lease_seconds=settings.lease_seconds, token=token, now=now
     )
@@ -91,33 +92,20 @@ def submit_job(
     if running.cancel_requested_at is not None:
         return start_cancel(session, running, now)
     if status in TERMINAL:
-        return to_finalizing(session, running, body, now)
+        return upstream_finished(session, running, body, now)
     return []
 
 
-def _past_deadline_before_submit(session: Session, job_id: str, now: datetime) -> bool:
+def _past_deadline_before_submit(session: Session, job_id: str, now: datetime) -> Followups:
     job = session.get(Job, job_id)
     if job is None or job.status != "queued" or job.deadline_at > now:
-        return False
+        return []
     err = {
         "code": "deadline_exceeded",
         "message": "The job's deadline passed before it could be submitted upstream.",
         "type": "timeout",
     }
-    job2 = transition(
-        session,
-        job_id,
-        ["queued"],
-        "finalizing",
-        now=now,
-        reason="deadline",
-        error=err,
-        next_poll_at=now,
-        lease_until=None,
-        lease_owner=None,
-    )
-    session.commit()
-    return job2 is not None
+    return hand_to_finalize(session, job_id, ["queued"], now=now, reason="deadline", error=err)
 
 
 def _submit_failed(
@@ -146,19 +134,13 @@ def _submit_failed(
         session.commit()
         return []
     log.warning("submit %s: failed permanently: %s", job.id, info.error)
-    failed = transition(
+    return hand_to_finalize(
         session,
         job.id,
         ["submitting"],
-        "finalizing",
         now=now,
-        owned_by=owner,
+        owner=owner,
         reason="submit_failed",
         error=info.error,
         possibly_duplicated=dup,
-        next_poll_at=now,
-        lease_until=None,
-        lease_owner=None,
     )
-    session.commit()
-    return ["finalize"] if failed else []
