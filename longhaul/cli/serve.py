@@ -29,9 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--address", default="127.0.0.1", help="bind address (0.0.0.0 in a container)")
     p.set_defaults(func=_flower)
 
-    p = sub.add_parser("simulator", help="run the bundled Responses API simulator")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_simulator)
+    p = sub.add_parser(
+        "simulator", help="run the bundled Responses API simulator (its flags: --help)",
+        add_help=False,
+    )
+    p.set_defaults(func=_simulator, passthrough=True)
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -105,5 +107,4 @@ def _flower(args: argparse.Namespace) -> int:
 def _simulator(args: argparse.Namespace) -> int:
     from longhaul.simulator.__main__ import main
 
-    rest = [a for a in args.rest if a != "--"]
-    return main(rest)
+    return main([a for a in args.extra if a != "--"])

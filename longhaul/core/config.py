@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_WEBHOOK_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 
@@ -76,12 +78,12 @@ class Settings(BaseSettings):
     prices_file: Path | None = Field(None, description="Overrides for model prices and tool fees.")
 
     # Webhooks
-    webhook_schedule_seconds: tuple[float, ...] = Field(
+    webhook_schedule_seconds: Annotated[tuple[float, ...], NoDecode] = Field(
         DEFAULT_WEBHOOK_SCHEDULE, description="Delay before each delivery attempt."
     )
     webhook_connect_timeout: float = Field(5.0, description="Webhook connect timeout (s).")
     webhook_read_timeout: float = Field(15.0, description="Webhook read timeout (s).")
-    webhook_allow_hosts: tuple[str, ...] = Field(
+    webhook_allow_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="CIDRs/hosts allowed despite the SSRF guard (dev/tests)."
     )
     webhook_rotation_grace_seconds: int = Field(86400, description="Old secret stays valid.")
@@ -89,6 +91,17 @@ class Settings(BaseSettings):
     # Flower
     flower_port: int = Field(5555, description="Flower port.")
     flower_basic_auth: str = Field("admin:longhaul", description="Flower user:password.")
+
+    @field_validator("webhook_schedule_seconds", "webhook_allow_hosts", mode="before")
+    @classmethod
+    def _list(cls, value: object) -> object:
+        """Lists from the environment: JSON (``["a","b"]``) or comma-separated (``a,b``)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @field_validator("database_url")
     @classmethod
