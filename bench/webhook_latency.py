@@ -106,6 +106,8 @@ def started_stack(inbound: bool) -> Iterator[dict[str, Any]]:
                 LONGHAUL_SIM_WEBHOOK_SECRET=secret,
                 LONGHAUL_SIM_WEBHOOK_URL=f"http://127.0.0.1:{api_port}/v1/webhooks/openai",
             )
+        else:
+            env["LONGHAUL_SIM_WEBHOOK_URL"] = ""  # `longhaul up` wires them by default: opt out
         up = longhaul("up", "--detach", "--data-dir", str(data_dir), env=env)
         if up.returncode != 0:
             raise SystemExit(f"longhaul up failed:\n{up.stdout}\n{up.stderr}")
@@ -128,6 +130,7 @@ def measure(
     if not info.get("simulator"):
         raise SystemExit("this benchmark needs the simulator as upstream (for finished_at)")
     receiver = Receiver()
+    load_before = round(os.getloadavg()[0], 2)
     client = openai.OpenAI(base_url=info["api"], api_key=info["api_key"], max_retries=2)
     sim_root = info["simulator"].removesuffix("/v1")
     try:
@@ -157,10 +160,18 @@ def measure(
                 total.append((receiver.received[job_id] - finished) * 1000)
                 detected = datetime.fromisoformat(job["finished_at"]).timestamp()
                 detect.append((detected - finished) * 1000)
+            # How many of the simulator's own (inbound) webhooks reached Longhaul's API.
+            counters = http.get(f"{sim_root}/_sim/stats").json().get("counters", {})
     finally:
         receiver.close()
+    load = {"load1_before": load_before, "load1_after": round(os.getloadavg()[0], 2)}
+    inbound = {
+        "inbound_sent": counters.get("webhook_event", 0),
+        "inbound_delivered": counters.get("webhook_delivered", 0),
+    }
     if not total:
-        return {"jobs": jobs, "received": 0}
+        return {"jobs": jobs, "received": 0, **inbound, **load}
+    deliver = [t - d for t, d in zip(total, detect, strict=True)]
     return {
         "jobs": jobs,
         "received": len(total),
@@ -170,7 +181,10 @@ def measure(
         "mean_ms": round(sum(total) / len(total)),
         "detect_p50_ms": round(pct(detect, 0.5)),
         "detect_p99_ms": round(pct(detect, 0.99)),
-        "deliver_p50_ms": round(pct([t - d for t, d in zip(total, detect, strict=True)], 0.5)),
+        "deliver_p50_ms": round(pct(deliver, 0.5)),
+        "deliver_p99_ms": round(pct(deliver, 0.99)),
+        **inbound,
+        **load,
     }
 
 

@@ -158,11 +158,25 @@ def _start(
     if not _explicit("webhook_allow_hosts"):  # lets the demo's receiver on loopback get webhooks
         env["LONGHAUL_WEBHOOK_ALLOW_HOSTS"] = json.dumps(list(LOOPBACK_CIDRS))
 
+    api_fixed, flower_fixed = _explicit("api_port"), _explicit("flower_port")  # before env changes
+    api_port = _port("api_port", settings.api_port)
+    flower_port = _port("flower_port", settings.flower_port)
+
     # Upstream
     simulator_url = None
     if not settings.openai_api_key:
         port = procs.free_port()
         sup.env["LONGHAUL_SIM_PORT"] = str(port)
+        if not settings.openai_webhook_secret and "LONGHAUL_SIM_WEBHOOK_URL" not in os.environ:
+            # The simulator sends signed OpenAI-style webhooks to the API, which polls the job at
+            # once: completion is noticed without waiting for the next poll. (Should the API move
+            # to another port, polling alone still finishes every job.)
+            from longhaul.core.webhooks.signing import generate_secret
+
+            secret = generate_secret()
+            sup.env["LONGHAUL_SIM_WEBHOOK_URL"] = f"http://127.0.0.1:{api_port}/v1/webhooks/openai"
+            sup.env["LONGHAUL_SIM_WEBHOOK_SECRET"] = secret
+            env["LONGHAUL_OPENAI_WEBHOOK_SECRET"] = secret
         sim = sup.spawn("simulator", ["simulator"])
         simulator_url = f"http://127.0.0.1:{port}/v1"
         procs.wait_until(
@@ -173,9 +187,6 @@ def _start(
         env["LONGHAUL_OPENAI_BASE_URL"] = simulator_url
         env["LONGHAUL_OPENAI_API_KEY"] = SIMULATOR_KEY
 
-    api_fixed, flower_fixed = _explicit("api_port"), _explicit("flower_port")  # before env changes
-    api_port = _port("api_port", settings.api_port)
-    flower_port = _port("flower_port", settings.flower_port)
     env["LONGHAUL_API_PORT"] = str(api_port)
     env["LONGHAUL_FLOWER_PORT"] = str(flower_port)
     os.environ.update(env)  # for this process (migrations, dev key) and every child
