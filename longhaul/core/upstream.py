@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import openai
@@ -26,16 +26,16 @@ def make_client(settings: Settings) -> openai.OpenAI:
     )
 
 
-@lru_cache
-def _cached_client(pid_and_url: tuple[int, str | None, str | None]) -> openai.OpenAI:
-    return make_client(get_settings())
+_clients: dict[tuple[int, int], openai.OpenAI] = {}
 
 
 def get_client() -> openai.OpenAI:
-    import os
-
-    s = get_settings()
-    return _cached_client((os.getpid(), s.openai_base_url, s.openai_api_key))
+    """One client (one connection pool) per process and settings; never shared across fork."""
+    settings = get_settings()
+    key = (os.getpid(), id(settings))
+    if key not in _clients:
+        _clients[key] = make_client(settings)
+    return _clients[key]
 
 
 @dataclass
