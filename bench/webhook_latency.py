@@ -37,6 +37,7 @@ from typing import Any
 
 import httpx2 as httpx
 import openai
+import redis
 
 from longhaul.core.webhooks.signing import generate_secret
 from tests.support.infra import free_port
@@ -78,6 +79,34 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class QueueWatch:
+    """Samples the Celery queues' lengths in Redis every 0.25 s: the worst backlog per queue
+    tells whether latency was spent waiting for a free worker process."""
+
+    QUEUES = ("submit", "poll", "finalize", "webhooks")
+
+    def __init__(self, redis_url: str) -> None:
+        self.client = redis.Redis.from_url(redis_url, socket_timeout=2)
+        self.peak = dict.fromkeys(self.QUEUES, 0)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.25):
+            try:
+                for q in self.QUEUES:
+                    self.peak[q] = max(self.peak[q], int(self.client.llen(q)))
+            except redis.RedisError:
+                pass
+
+    def close(self) -> dict[str, int]:
+        self.stop.set()
+        self.thread.join(5)
+        self.client.close()
+        return self.peak
 
 
 def longhaul(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -130,6 +159,7 @@ def measure(
     if not info.get("simulator"):
         raise SystemExit("this benchmark needs the simulator as upstream (for finished_at)")
     receiver = Receiver()
+    watch = QueueWatch(info["redis_url"])
     load_before = round(os.getloadavg()[0], 2)
     client = openai.OpenAI(base_url=info["api"], api_key=info["api_key"], max_retries=2)
     sim_root = info["simulator"].removesuffix("/v1")
@@ -164,7 +194,12 @@ def measure(
             counters = http.get(f"{sim_root}/_sim/stats").json().get("counters", {})
     finally:
         receiver.close()
-    load = {"load1_before": load_before, "load1_after": round(os.getloadavg()[0], 2)}
+        peak = watch.close()
+    load = {
+        "load1_before": load_before,
+        "load1_after": round(os.getloadavg()[0], 2),
+        "peak_queue": peak,
+    }
     inbound = {
         "inbound_sent": counters.get("webhook_event", 0),
         "inbound_delivered": counters.get("webhook_delivered", 0),
