@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     presign_ttl_seconds: int = Field(900, description="TTL of presigned download URLs.")
     artifact_max_bytes: int = Field(5 * 1024**3, description="Largest single artifact.")
     job_artifacts_max_bytes: int = Field(20 * 1024**3, description="Largest total per job.")
+    artifact_rounds: int = Field(
+        3, description="Finalize tries a failing artifact this many times before giving up."
+    )
     artifact_ttl_days: int | None = Field(None, description="Delete artifacts after N days.")
 
     # Costs

@@ -5,9 +5,11 @@ side effect has a unique key."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import openai
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -15,9 +17,11 @@ from longhaul.core.artifacts.service import archive_job_artifacts
 from longhaul.core.config import Settings
 from longhaul.core.costs.ledger import write_ledger
 from longhaul.core.jobs import extract
+from longhaul.core.jobs.common import release
 from longhaul.core.jobs.heartbeat import keep_lease
 from longhaul.core.jobs.state import claim, transition
 from longhaul.core.models import ToolCall, utcnow
+from longhaul.core.models.artifacts import Artifact
 from longhaul.core.webhooks.outbox import record_final_event
 
 log = logging.getLogger(__name__)
@@ -42,8 +46,12 @@ def finalize_job(
     response: dict[str, Any] = job.response_body or {}
     if response.get("output"):
         with keep_lease(job.id, owner, settings.lease_seconds):
-            archive_job_artifacts(session, job, response, upstream=client)
+            archived = archive_job_artifacts(session, job, response, upstream=client)
         session.commit()
+        if archived.counts.get("failed") and _retry_artifacts_later(
+            session, job.id, owner, settings
+        ):
+            return None
 
     now = utcnow()
     _record_tool_calls(session, job.id, response)
@@ -79,6 +87,26 @@ def finalize_job(
     session.commit()
     log.info("job %s finalized as %s", job.id, status)
     return status
+
+
+def _retry_artifacts_later(session: Session, job_id: str, owner: str, settings: Settings) -> bool:
+    """Some files failed after their in-place retries (an upstream or storage outage). The job
+    stays ``finalizing`` and the sweep brings it back later, up to ``artifact_rounds`` rounds,
+    while the container still holds the files; then it completes with them marked ``failed``."""
+    rounds = session.execute(
+        select(func.max(Artifact.attempts)).where(
+            Artifact.job_id == job_id, Artifact.status == "failed"
+        )
+    ).scalar_one()
+    if not rounds or rounds >= settings.artifact_rounds:
+        return False
+    delay = timedelta(seconds=settings.retry_base_seconds * 10 * rounds)
+    log.warning(
+        "job %s: artifacts failed (round %d); finalizing again in %s", job_id, rounds, delay
+    )
+    release(session, job_id, owner, next_poll_at=utcnow() + delay)
+    session.commit()
+    return True
 
 
 def _record_tool_calls(session: Session, job_id: str, response: dict[str, Any]) -> None:
