@@ -43,7 +43,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
 def finalizing_job(session: Session, tenant: Any, response: dict[str, Any]) -> Job:
     now = utcnow()
     job = Job(
-        id=f"resp_lh_{now.timestamp():.6f}".replace(".", ""),
+        id=new_job_id(),
         tenant_id=tenant.id,
         status="finalizing",
         upstream_status="completed",
