@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.orm import Session
 
 from longhaul.core.config import Settings
@@ -79,3 +79,10 @@ def release(session: Session, job_id: str, owner: str, **values: Any) -> None:
         .where(Job.id == job_id, Job.lease_owner == owner)
         .values(lease_until=None, lease_owner=None, updated_at=utcnow(), **values)
     )
+
+
+def next_poll_keeping_wake(due: datetime) -> Any:
+    """``next_poll_at`` for a poll that ends: ``due``, unless a wake-up (an inbound webhook)
+    set an earlier time while the poll ran. The poll clears ``next_poll_at`` when it claims the
+    job, so any value found now was written by a wake-up."""
+    return func.least(func.coalesce(Job.next_poll_at, due), due)

@@ -16,6 +16,7 @@ from longhaul.core.jobs.common import (
     RUNNING,
     Followups,
     hand_to_finalize,
+    next_poll_keeping_wake,
     poll_policy,
     release,
     retry_policy,
@@ -37,7 +38,15 @@ def poll_job(
 ) -> Followups:
     """One ``retrieve``. Not terminal → next poll by the adaptive schedule; past the deadline →
     cancel upstream and fail with a timeout."""
-    claimed = claim(session, job_id, RUNNING, lease_seconds=settings.lease_seconds, token=token)
+    # Cleared while the poll runs, so a wake-up arriving meanwhile is not overwritten (below).
+    claimed = claim(
+        session,
+        job_id,
+        RUNNING,
+        lease_seconds=settings.lease_seconds,
+        token=token,
+        next_poll_at=None,
+    )
     if claimed is None:
         return []
     job, owner = claimed
@@ -62,7 +71,7 @@ def poll_job(
         owner,
         upstream_status=status,
         poll_count=job.poll_count + 1,
-        next_poll_at=now + timedelta(seconds=delay),
+        next_poll_at=next_poll_keeping_wake(now + timedelta(seconds=delay)),
     )
     session.commit()
     return []
@@ -83,7 +92,7 @@ def _poll_failed(
             job.id,
             owner,
             poll_count=job.poll_count + 1,
-            next_poll_at=now + timedelta(seconds=delay),
+            next_poll_at=next_poll_keeping_wake(now + timedelta(seconds=delay)),
         )
         session.commit()
         return []

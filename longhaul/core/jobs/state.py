@@ -61,6 +61,7 @@ def claim(
     lease_seconds: int,
     token: str | None = None,
     now: datetime | None = None,
+    **values: Any,
 ) -> tuple[Job, str] | None:
     """Take the job's lease. With ``token`` (from the sweep) only that holder may proceed;
     without one the lease must be free. Returns (job, owner token) or None."""
@@ -69,7 +70,7 @@ def claim(
     stmt = (
         update(Job)
         .where(Job.id == job_id, Job.status.in_(list(statuses)), Job.deleted_at.is_(None))
-        .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds))
+        .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds), **values)
         .returning(Job)
         .execution_options(synchronize_session=False)
     )

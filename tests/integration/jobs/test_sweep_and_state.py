@@ -138,3 +138,25 @@ def test_heartbeat_renews_only_its_own_lease(session: Session, tenant: Any) -> N
     session.refresh(job)
     assert job.lease_until is not None and first is not None and job.lease_until > first
     assert job.lease_owner == owner
+
+
+def test_wake_up_during_a_poll_is_not_overwritten(session: Session, tenant: Any) -> None:
+    from sqlalchemy import update
+
+    from longhaul.core.jobs.common import next_poll_keeping_wake, release
+
+    later = utcnow() + timedelta(seconds=30)
+    for woken in (False, True):
+        job = make_job(session, tenant)
+        claimed = claim(session, job.id, ["in_progress"], lease_seconds=60, next_poll_at=None)
+        assert claimed is not None
+        session.commit()
+        wake_at = utcnow()
+        if woken:  # what an inbound webhook does while the poll is still running
+            session.execute(update(Job).where(Job.id == job.id).values(next_poll_at=wake_at))
+            session.commit()
+        release(session, job.id, claimed[1], next_poll_at=next_poll_keeping_wake(later))
+        session.commit()
+        session.refresh(job)
+        assert job.next_poll_at == (wake_at if woken else later)
+        assert job.lease_owner is None
