@@ -137,3 +137,46 @@ def test_other_tenant_cannot_download(
         other = create_api_key(session, tenant_name=f"o-{uuid.uuid4().hex[:6]}")
     r = httpx.get(art["download_url"], headers={"Authorization": f"Bearer {other}"})
     assert r.status_code == 404
+
+
+def test_delete_removes_the_jobs_artifacts(
+    client: openai.OpenAI, stack: Stack, api_key: str, backend_env: dict[str, str]
+) -> None:
+    created = client.responses.create(
+        model="gpt-5.5",
+        input="plot",
+        background=True,
+        tools=[{"type": "code_interpreter", "container": {"type": "auto"}}],
+        metadata={"longhaul_sim": "files:2"},
+    )
+    wait_for(lambda: client.responses.retrieve(created.id).status == "completed", 30)
+    headers = {"Authorization": f"Bearer {api_key}"}
+    arts = httpx.get(f"{stack.api_url}/v1/jobs/{created.id}", headers=headers).json()["artifacts"]
+    assert len(arts) == 2 and all(
+        httpx.get(a["download_url"], headers=headers).status_code in (200, 302) for a in arts
+    )
+
+    client.responses.delete(created.id)
+
+    for a in arts:
+        assert httpx.get(a["download_url"], headers=headers).status_code == 404
+    url = backend_env["LONGHAUL_STORAGE_URL"]
+    if url.startswith("file://"):
+        left = [
+            p
+            for p in Path(url.removeprefix("file://")).rglob("*")
+            if p.is_file() and created.id in str(p)
+        ]
+    else:
+        from longhaul.core.storage.factory import s3_client
+
+        bucket = url.removeprefix("s3://").split("/")[0]
+        s3 = s3_client(
+            endpoint_url=backend_env["LONGHAUL_S3_ENDPOINT_URL"],
+            region=REGION,
+            access_key_id=ACCESS_KEY,
+            secret_access_key=SECRET_KEY,
+        )
+        listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+        left = [o["Key"] for o in listed if created.id in o["Key"]]
+    assert left == []
