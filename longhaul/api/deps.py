@@ -9,20 +9,14 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from longhaul.core.auth import tenant_for_key
-from longhaul.core.db import session_factory
+from longhaul.core.db import session_scope
 from longhaul.core.models import Tenant
 
 
 def get_session() -> Iterator[Session]:
-    session = session_factory()()
-    try:
+    """The request's transaction: committed when the route returns, rolled back on error."""
+    with session_scope() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
