@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # Artifacts
     storage_url: str = Field("file://.longhaul/artifacts", description="file:///path or s3://b/p")
     s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, R2).")
+    s3_public_endpoint_url: str | None = Field(
+        None, description="Endpoint in presigned download URLs, if users reach S3 elsewhere."
+    )
     s3_region: str | None = Field(None, description="S3 region.")
     s3_access_key_id: str | None = Field(None, description="S3 access key id.")
     s3_secret_access_key: str | None = Field(None, description="S3 secret access key.")

@@ -49,13 +49,22 @@ def storage_from_url(url: str, settings: Settings | None = None) -> Storage:
         parts = urlsplit(url)
         if not parts.netloc:
             raise ValueError(f"storage URL {url!r} has no bucket (expected s3://bucket/prefix)")
-        client = s3_client(
-            endpoint_url=settings.s3_endpoint_url,
-            region=settings.s3_region,
-            access_key_id=settings.s3_access_key_id,
-            secret_access_key=settings.s3_secret_access_key,
+
+        def client(endpoint_url: str | None) -> Any:
+            return s3_client(
+                endpoint_url=endpoint_url,
+                region=settings.s3_region,
+                access_key_id=settings.s3_access_key_id,
+                secret_access_key=settings.s3_secret_access_key,
+            )
+
+        public = settings.s3_public_endpoint_url
+        return S3Storage(
+            client(settings.s3_endpoint_url),
+            parts.netloc,
+            prefix=parts.path.strip("/"),
+            presign_client=client(public) if public else None,
         )
-        return S3Storage(client, parts.netloc, prefix=parts.path.strip("/"))
     if url.startswith("file://") or "://" not in url:
         from longhaul.core.storage.local import LocalStorage
 
@@ -76,5 +85,11 @@ def _cached(url: str, settings_key: tuple[object, ...]) -> Storage:
 def get_storage() -> Storage:
     """The process-wide backend for the current settings (rebuilt when they change)."""
     s = get_settings()
-    key = (s.s3_endpoint_url, s.s3_region, s.s3_access_key_id, s.s3_secret_access_key)
+    key = (
+        s.s3_endpoint_url,
+        s.s3_public_endpoint_url,
+        s.s3_region,
+        s.s3_access_key_id,
+        s.s3_secret_access_key,
+    )
     return _cached(s.storage_url, key)

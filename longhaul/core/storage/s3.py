@@ -59,8 +59,12 @@ class S3Storage(Storage):
         *,
         prefix: str = "",
         transfer_config: TransferConfig | None = None,
+        presign_client: Any | None = None,
     ) -> None:
         self.client = client
+        # Presigned URLs are for users: signed for the endpoint *they* reach, which may differ
+        # from the one workers use (MinIO as `minio:9000` inside compose, `localhost:9000` outside).
+        self.presign_client = presign_client or client
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.transfer_config = transfer_config
@@ -128,7 +132,9 @@ class S3Storage(Storage):
         params: dict[str, str] = {"Bucket": self.bucket, "Key": self.object_key(key)}
         if filename:
             params["ResponseContentDisposition"] = content_disposition(filename)
-        url: str = self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl)
+        url: str = self.presign_client.generate_presigned_url(
+            "get_object", Params=params, ExpiresIn=ttl
+        )
         return url
 
 
