@@ -81,10 +81,29 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _beat(args: argparse.Namespace) -> int:
+    """RedBeat exits when it cannot renew its Redis lock (Redis restarted or unreachable).
+    Start it again here, after a pause, instead of leaving the schedule dead until an outside
+    supervisor notices; a clean stop (signal, Ctrl-C) ends the loop."""
+    import logging
+    import time
+
     from longhaul.worker.app import app
 
-    app.start(["beat", "--loglevel=INFO", "--scheduler=redbeat.RedBeatScheduler"])
-    return 0
+    while True:
+        try:
+            app.start(["beat", "--loglevel=INFO", "--scheduler=redbeat.RedBeatScheduler"])
+            return 0
+        except SystemExit as exc:
+            if exc.code in (None, 0):
+                return 0
+            logging.getLogger("longhaul.beat").warning(
+                "beat stopped (exit code %s); starting it again in 3 s", exc.code
+            )
+        except KeyboardInterrupt:
+            return 0
+        except Exception:  # e.g. redis ConnectionError while releasing the lock
+            logging.getLogger("longhaul.beat").exception("beat failed; starting it again in 3 s")
+        time.sleep(3)
 
 
 def _flower(args: argparse.Namespace) -> int:
