@@ -67,7 +67,14 @@ def test_worker_killed_mid_finalize(
         return httpx.get(f"{stack.api_url}/v1/jobs/{created.id}", headers=headers).json()["status"]
 
     wait_for(lambda: status() == "finalizing", 30, interval=0.05, what="finalize to start")
-    time.sleep(1.0)  # well inside the 400 MB download
+    root = stack.workdir / ".longhaul" / "artifacts"
+
+    def large_file_half_written() -> bool:
+        partial = [p for p in root.rglob(".*.partial") if p.is_file()]
+        return any(p.stat().st_size > 50_000_000 for p in partial)
+
+    # Kill while the 400 MB file is being written (its partial file is there and growing).
+    wait_for(large_file_half_written, 30, interval=0.01, what="the large file to be half-written")
     stack.procs["worker"].kill(signal.SIGKILL)
     assert status() == "finalizing"
     stack.start_worker("worker-after-crash")

@@ -117,7 +117,7 @@ def _submit_failed(
     if info.transient and job.submit_attempts < settings.submit_max_attempts:
         delay = retry_policy(settings).delay(job.submit_attempts, info.retry_after)
         log.warning("submit %s: transient %s, retrying in %.1fs", job.id, info.error, delay)
-        transition(
+        requeued = transition(
             session,
             job.id,
             ["submitting"],
@@ -132,6 +132,11 @@ def _submit_failed(
             lease_owner=None,
         )
         session.commit()
+        if requeued is not None and requeued.cancel_requested_at is not None:
+            # Cancelled while this attempt was in flight: it never reached upstream; stop here.
+            return hand_to_finalize(
+                session, job.id, ["queued"], now=now, reason="cancel_requested", error=None
+            )
         return []
     log.warning("submit %s: failed permanently: %s", job.id, info.error)
     return hand_to_finalize(

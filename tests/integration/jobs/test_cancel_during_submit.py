@@ -1,0 +1,86 @@
+"""A cancel that lands while the create call is in flight is honoured whichever way the call
+ends: success (cancelled upstream right after) or a retryable error (never retried)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import openai
+import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from longhaul.core.config import get_settings
+from longhaul.core.db import session_scope
+from longhaul.core.ids import new_job_id
+from longhaul.core.jobs.finalize import finalize_job
+from longhaul.core.jobs.submit import submit_job
+from longhaul.core.models import Job, utcnow
+from longhaul.simulator import start_simulator
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[Any]:
+    with start_simulator(queued_seconds=5, run_seconds=5) as sim:
+        yield sim
+
+
+def cancel_on_create(job_id: str, database_url: str) -> openai.OpenAI:
+    """An SDK client that, as its create request leaves, records the user's cancel — what
+    `POST /v1/responses/{id}/cancel` does while the job is `submitting`."""
+
+    def hook(request: Any) -> None:
+        if request.method == "POST" and request.url.path.endswith("/responses"):
+            with session_scope(database_url) as s:
+                s.execute(update(Job).where(Job.id == job_id).values(cancel_requested_at=utcnow()))
+
+    return openai.OpenAI(
+        api_key="sk-x",
+        max_retries=0,
+        http_client=openai.DefaultHttpxClient(event_hooks={"request": [hook]}),
+    )
+
+
+def queued_job(session: Session, tenant: Any, scenario: str) -> Job:
+    now = utcnow()
+    job = Job(
+        id=new_job_id(),
+        tenant_id=tenant.id,
+        status="queued",
+        model="gpt-5.5",
+        request_body={"model": "gpt-5.5", "input": "x", "metadata": {"longhaul_sim": scenario}},
+        request_hash="0" * 64,
+        deadline_at=now + timedelta(hours=1),
+        next_poll_at=now,
+        state_history=[],
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(job)
+    session.commit()
+    return job
+
+
+@pytest.mark.parametrize(
+    ("scenario", "followups"), [("create429:3", ["finalize"]), ("", ["cancel"])]
+)
+def test_cancel_during_create(
+    session: Session,
+    tenant: Any,
+    simulator: Any,
+    database_url: str,
+    scenario: str,
+    followups: list[str],
+) -> None:
+    job = queued_job(session, tenant, scenario)
+    client = cancel_on_create(job.id, database_url).with_options(base_url=simulator.url)
+    settings = get_settings()
+    assert submit_job(session, job.id, client=client, settings=settings) == followups
+    session.refresh(job)
+    if followups == ["finalize"]:  # the 429 is not retried: the job ends cancelled
+        assert finalize_job(session, job.id, client=client, settings=settings) == "cancelled"
+        assert job.upstream_response_id is None
+    else:  # created upstream: it moves to cancelling, and the cancel step follows
+        assert job.status == "cancelling" and job.upstream_response_id
