@@ -105,11 +105,8 @@ def test_large_file_is_streamed(client: openai.OpenAI, wait_terminal: Any) -> No
     (cited,) = citations(done)
     assert cited.filename == "large_output.bin"
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.monotonic()
     first = sha256_of(client, cited.container_id, cited.file_id)
-    elapsed = time.monotonic() - started
     assert first[1] == size
-    assert elapsed < 10
     assert first == sha256_of(client, cited.container_id, cited.file_id)
     # Client and server share this process: neither may have held the 50 MB body in memory.
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before

