@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from longhaul.api.app import create_app
 from longhaul.core.config import get_settings
-from longhaul.core.models import Job, Tenant, utcnow
+from longhaul.core.models import Job, Tenant
 from longhaul.core.storage import Storage
 from longhaul.core.storage.local import LocalStorage
 from longhaul.core.storage.s3 import S3Storage
@@ -28,6 +26,7 @@ from tests.integration.storage.moto_server import (
     S3Endpoint,
     moto_s3,
 )
+from tests.support.factories import add_job
 
 
 @pytest.fixture(scope="session")
@@ -73,18 +72,7 @@ def backend(
 @pytest.fixture
 def make_job(session: Session, tenant: Tenant) -> Any:
     def make(tenant_id: str | None = None) -> Job:
-        job = Job(
-            id=f"resp_lh_{uuid.uuid4().hex}",
-            tenant_id=tenant_id or tenant.id,
-            status="finalizing",
-            model="gpt-5.5",
-            request_body={},
-            request_hash="0" * 64,
-            deadline_at=utcnow() + timedelta(hours=1),
-        )
-        session.add(job)
-        session.commit()
-        return job
+        return add_job(session, tenant_id or tenant.id, status="finalizing", request_body={})
 
     return make
 

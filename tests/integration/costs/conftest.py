@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from longhaul.core.ids import new_job_id
 from longhaul.core.models import Job, Tenant
+from tests.support.factories import add_job
 
 
 @pytest.fixture
@@ -24,19 +24,15 @@ def make_job(session: Session, tenant: Tenant) -> Callable[..., Job]:
         tenant_id: str | None = None,
     ) -> Job:
         created = created_at or datetime.now(UTC)
-        job = Job(
-            id=new_job_id(),
-            tenant_id=tenant_id or tenant.id,
+        return add_job(
+            session,
+            tenant_id or tenant.id,
             status="finalizing",
             model=model,
             request_body=request or {"model": model, "input": "hi"},
-            request_hash="0" * 64,
             deadline_at=created + timedelta(hours=6),
             created_at=created,
             completion_window=completion_window,
         )
-        session.add(job)
-        session.commit()
-        return job
 
     return make

@@ -4,7 +4,6 @@ ends: success (cancelled upstream right after) or a retryable error (never retri
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import openai
@@ -14,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from longhaul.core.config import get_settings
 from longhaul.core.db import session_scope
-from longhaul.core.ids import new_job_id
 from longhaul.core.jobs.finalize import finalize_job
 from longhaul.core.jobs.submit import submit_job
 from longhaul.core.models import Job, utcnow
 from longhaul.simulator import start_simulator
+from tests.support.factories import add_job
 
 
 @pytest.fixture(scope="module")
@@ -44,23 +43,8 @@ def cancel_on_create(job_id: str, database_url: str) -> openai.OpenAI:
 
 
 def queued_job(session: Session, tenant: Any, scenario: str) -> Job:
-    now = utcnow()
-    job = Job(
-        id=new_job_id(),
-        tenant_id=tenant.id,
-        status="queued",
-        model="gpt-5.5",
-        request_body={"model": "gpt-5.5", "input": "x", "metadata": {"longhaul_sim": scenario}},
-        request_hash="0" * 64,
-        deadline_at=now + timedelta(hours=1),
-        next_poll_at=now,
-        state_history=[],
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(job)
-    session.commit()
-    return job
+    body = {"model": "gpt-5.5", "input": "x", "metadata": {"longhaul_sim": scenario}}
+    return add_job(session, tenant.id, request_body=body, next_poll_at=utcnow())
 
 
 @pytest.mark.parametrize(

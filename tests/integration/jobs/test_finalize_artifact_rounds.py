@@ -4,7 +4,6 @@ then completes — with the files, or with them marked failed."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from longhaul.core.config import Settings, get_settings
-from longhaul.core.ids import new_job_id
 from longhaul.core.jobs.finalize import finalize_job
 from longhaul.core.models import Job, utcnow
 from longhaul.core.models.artifacts import Artifact
 from longhaul.simulator import start_simulator
 from tests.integration.artifacts.conftest import run_response
 from tests.integration.artifacts.flaky import flaky_proxy
+from tests.support.factories import add_job
 
 CI = {"type": "code_interpreter", "container": {"type": "auto"}}
 
@@ -41,25 +40,15 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
 
 
 def finalizing_job(session: Session, tenant: Any, response: dict[str, Any]) -> Job:
-    now = utcnow()
-    job = Job(
-        id=new_job_id(),
-        tenant_id=tenant.id,
+    return add_job(
+        session,
+        tenant.id,
         status="finalizing",
         upstream_status="completed",
-        model="gpt-5.5",
         request_body={},
-        request_hash="0" * 64,
-        deadline_at=now + timedelta(hours=1),
         response_body=response,
-        next_poll_at=now,
-        state_history=[],
-        created_at=now,
-        updated_at=now,
+        next_poll_at=utcnow(),
     )
-    session.add(job)
-    session.commit()
-    return job
 
 
 def artifact_rows(session: Session, job: Job) -> list[Artifact]:

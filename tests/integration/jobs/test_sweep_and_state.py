@@ -8,34 +8,15 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from longhaul.core.db import session_factory
-from longhaul.core.ids import new_job_id
 from longhaul.core.jobs.state import claim, transition
 from longhaul.core.jobs.sweep import claim_due, reconcile
 from longhaul.core.models import Job, utcnow
+from tests.support.factories import add_job
 
 
 def make_job(session: Session, tenant: Any, status: str = "in_progress", **kw: Any) -> Job:
-    now = utcnow()
-    job = Job(
-        id=new_job_id(),
-        tenant_id=tenant.id,
-        status=status,
-        model="gpt-5.5",
-        request_body={"model": "gpt-5.5", "input": "x"},
-        request_hash="h",
-        deadline_at=now + timedelta(hours=1),
-        next_poll_at=now - timedelta(seconds=1),
-        state_history=[],
-        possibly_duplicated=False,
-        submit_attempts=0,
-        poll_count=0,
-        created_at=now,
-        updated_at=now,
-        **kw,
-    )
-    session.add(job)
-    session.commit()
-    return job
+    due = {"next_poll_at": utcnow() - timedelta(seconds=1), **kw}
+    return add_job(session, tenant.id, status=status, **due)
 
 
 def test_two_concurrent_sweeps_never_claim_the_same_job(

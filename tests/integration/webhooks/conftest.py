@@ -9,7 +9,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -20,6 +19,7 @@ from standardwebhooks import Webhook
 from longhaul.core.config import get_settings
 from longhaul.core.models import Job, Tenant, utcnow
 from longhaul.core.webhooks.delivery import deliver_due, deliver_one
+from tests.support.factories import add_job
 
 SCHEDULE = [0, 0.1, 0.1, 0.1]
 
@@ -121,9 +121,10 @@ def make_job(
     upstream_response_id: str | None = None,
 ) -> Job:
     now = utcnow()
-    job = Job(
-        id=f"resp_lh_{uuid.uuid4().hex}",
-        tenant_id=tenant.id,
+    return add_job(
+        session,
+        tenant.id,
+        commit=False,
         status=status,
         model="gpt-test",
         request_body={"model": "gpt-test", "input": "hi"},
@@ -134,15 +135,8 @@ def make_job(
         output_text="Hello there." if status == "completed" else None,
         usage={"input_tokens": 3, "output_tokens": 4, "total_tokens": 7},
         error={"code": "server_error", "message": "boom"} if status == "failed" else None,
-        deadline_at=now + timedelta(hours=1),
         finished_at=now if status in ("completed", "failed", "cancelled", "incomplete") else None,
-        state_history=[],
-        created_at=now,
-        updated_at=now,
     )
-    session.add(job)
-    session.flush()
-    return job
 
 
 def drive(session: Session, until: Callable[[], bool], *, timeout: float = 15.0) -> int:
