@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx2 as httpx
 import openai
 import pytest
 
@@ -85,12 +84,9 @@ def test_jobs_survive_losing_every_redis_message(
         ).id
         for i in range(JOBS)
     ]
-    headers = {"Authorization": f"Bearer {api_key}"}
 
     def statuses() -> list[str]:
-        return [
-            httpx.get(f"{stack.api_url}/v1/jobs/{i}", headers=headers).json()["status"] for i in ids
-        ]
+        return stack.statuses(api_key, ids)
 
     wait_for(lambda: "in_progress" in statuses(), 20, what="jobs in flight")
     own_redis.kill()
@@ -100,12 +96,13 @@ def test_jobs_survive_losing_every_redis_message(
     time.sleep(3)
     own_redis.start()  # empty: no queued messages, no unacked ones, no beat lock
 
-    def all_completed() -> list[str] | None:
-        current = statuses()
-        return current if all(s == "completed" for s in current) else None
-
     try:
-        wait_for(all_completed, 120, interval=1, what="every job to complete after the loss")
+        wait_for(
+            lambda: stack.all_completed(api_key, ids),
+            120,
+            interval=1,
+            what="every job to complete after the loss",
+        )
     except TimeoutError:
         print(stack.logs())
         raise

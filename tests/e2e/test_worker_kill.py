@@ -32,9 +32,7 @@ def test_sigkill_worker_mid_flight_then_restart(
     headers = {"Authorization": f"Bearer {api_key}"}
 
     def statuses() -> list[str]:
-        return [
-            httpx.get(f"{stack.api_url}/v1/jobs/{i}", headers=headers).json()["status"] for i in ids
-        ]
+        return stack.statuses(api_key, ids)
 
     wait_for(lambda: statuses().count("in_progress") >= JOBS // 3, 30, what="jobs in flight")
     stack.procs["worker"].kill(signal.SIGKILL)
@@ -43,11 +41,12 @@ def test_sigkill_worker_mid_flight_then_restart(
     time.sleep(1)
     stack.start_worker("worker2")
 
-    def all_completed() -> list[str] | None:
-        current = statuses()
-        return current if all(x == "completed" for x in current) else None
-
-    final = wait_for(all_completed, 90, interval=1, what="every job to complete after the restart")
+    final = wait_for(
+        lambda: stack.all_completed(api_key, ids),
+        90,
+        interval=1,
+        what="every job to complete after the restart",
+    )
     assert final == ["completed"] * JOBS
 
     stats = httpx.get(simulator.url.removesuffix("/v1") + "/_sim/stats").json()

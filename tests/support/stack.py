@@ -94,6 +94,19 @@ class Stack:
         for proc in reversed(list(self.procs.values())):
             proc.stop()
 
+    def statuses(self, api_key: str, job_ids: list[str]) -> list[str]:
+        """Each job's Longhaul status, from `GET /v1/jobs/{id}`."""
+        headers = {"Authorization": f"Bearer {api_key}"}
+        return [
+            httpx.get(f"{self.api_url}/v1/jobs/{i}", headers=headers).json()["status"]
+            for i in job_ids
+        ]
+
+    def all_completed(self, api_key: str, job_ids: list[str]) -> list[str] | None:
+        """The statuses once every job is `completed`, else None (for `wait_for`)."""
+        current = self.statuses(api_key, job_ids)
+        return current if all(s == "completed" for s in current) else None
+
     def logs(self) -> str:
         return "\n".join(
             f"--- {p.name} ---\n{p.log.read_text()[-4000:]}"
