@@ -7,7 +7,15 @@ import ipaddress
 import pytest
 
 from longhaul.core.errors import InvalidInput
-from longhaul.core.webhooks.ssrf import Allow, BlockedDestination, blocked_reason, pin, validate_url
+from longhaul.core.webhooks.ssrf import (
+    DENY,
+    Allow,
+    BlockedDestination,
+    blocked_reason,
+    embedded_ipv4,
+    pin,
+    validate_url,
+)
 
 REFUSED = [
     "127.0.0.1",
@@ -89,5 +97,60 @@ def test_pinned_https_keeps_the_name_for_sni() -> None:
     "url", ["ftp://example.com/x", "/relative", "http://user:pw@example.com/", "http://:80/"]
 )
 def test_validate_url_rejects_bad_urls(url: str) -> None:
+    with pytest.raises(InvalidInput):
+        validate_url(url)
+
+
+@pytest.mark.parametrize(("cidr", "name"), DENY)
+def test_every_deny_table_range_is_refused_at_both_ends(cidr: str, name: str) -> None:
+    network = ipaddress.ip_network(cidr)
+    for address in (network[0], network[-1]):
+        reason = blocked_reason(address)
+        assert reason is not None, f"{address} ({name}) passed"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "fec0::1",  # site-local: this Python's ipaddress calls it global
+        "feff:ffff::1",
+        "192.0.0.8",  # IPv4 dummy address: this Python's ipaddress calls it global
+        "192.0.0.170",
+        "5f00::1",
+        "3fff::1",
+        "100::1",
+        "::ffff:192.0.0.8",
+        "4000::1",  # outside global unicast
+    ],
+)
+def test_addresses_the_ipaddress_flags_get_wrong_are_refused(address: str) -> None:
+    assert blocked_reason(ipaddress.ip_address(address)) is not None
+
+
+@pytest.mark.parametrize(
+    ("address", "embedded"),
+    [
+        # RFC 6052 /48 layout: bits 48-63 then 72-87, around the zero "u" octet.
+        ("64:ff9b:1:a00:0:100::", "10.0.0.1"),
+        ("64:ff9b:1:7f00:0:100::", "127.0.0.1"),
+        ("64:ff9b:1:808:8:800::", "8.8.8.8"),
+        ("64:ff9b::a9fe:a9fe", "169.254.169.254"),
+        ("::ffff:10.1.2.3", "10.1.2.3"),
+        ("2002:c0a8:101::1", "192.168.1.1"),
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", "127.0.0.1"),  # Teredo client, inverted
+        ("::a00:1", "10.0.0.1"),
+    ],
+)
+def test_embedded_ipv4_is_decoded_from_the_right_bits(address: str, embedded: str) -> None:
+    assert str(embedded_ipv4(ipaddress.IPv6Address(address))) == embedded
+
+
+def test_nat64_local_use_prefix_is_refused_even_with_a_public_address_inside() -> None:
+    reason = blocked_reason(ipaddress.ip_address("64:ff9b:1:808:8:800::"))
+    assert reason is not None and "RFC 8215" in reason
+
+
+@pytest.mark.parametrize("url", ["http://example.com:0/hook", "gopher://example.com/"])
+def test_validate_url_rejects_port_zero_and_other_schemes(url: str) -> None:
     with pytest.raises(InvalidInput):
         validate_url(url)
