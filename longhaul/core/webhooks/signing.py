@@ -1,7 +1,7 @@
 """Standard Webhooks signing with per-tenant ``whsec_`` secrets and rotation.
 
 A tenant has one current secret (``expires_at`` NULL). Rotating it keeps the old one valid for
-``webhook_rotation_grace_seconds``; while both are valid every delivery carries both signatures
+``webhook_rotation_grace_seconds`` (and ends any older one at once); while both are valid every delivery carries both signatures
 (space-separated in ``webhook-signature``) so receivers can switch keys at their own pace.
 """
 
@@ -96,8 +96,15 @@ def ensure_secrets(session: Session, tenant_id: str, now: datetime) -> list[str]
 def rotate_secret(
     session: Session, tenant_id: str, *, grace_seconds: float, now: datetime | None = None
 ) -> str:
-    """Start a new current secret; the previous one stays valid for ``grace_seconds``."""
+    """Start a new current secret; the previous one stays valid for ``grace_seconds``. Older
+    secrets still in a grace period end now: at most two secrets are ever valid, so repeated
+    rotations cannot pile up signatures on every event."""
     now = now or datetime.now(UTC)
+    session.execute(
+        update(WebhookSecret)
+        .where(WebhookSecret.tenant_id == tenant_id, WebhookSecret.expires_at > now)
+        .values(expires_at=now)
+    )
     session.execute(
         update(WebhookSecret)
         .where(WebhookSecret.tenant_id == tenant_id, WebhookSecret.expires_at.is_(None))

@@ -297,3 +297,15 @@ def test_deleted_endpoint_keeps_delivery_history(
     )
     [delivery] = _deliveries(session, job.id)
     assert delivery.status == "delivered" and delivery.endpoint_id is None
+
+
+def test_repeated_rotations_keep_at_most_the_current_and_one_previous_secret(
+    session: Session, tenant: Tenant
+) -> None:
+    from longhaul.core.webhooks.signing import active_secrets, rotate_secret
+
+    secrets = [create_secret(session, tenant.id)]
+    for _ in range(5):
+        secrets.append(rotate_secret(session, tenant.id, grace_seconds=3600))
+    session.commit()
+    assert active_secrets(session, tenant.id, utcnow()) == [secrets[-1], secrets[-2]]
