@@ -1,8 +1,9 @@
 """Standard Webhooks signing with per-tenant ``whsec_`` secrets and rotation.
 
 A tenant has one current secret (``expires_at`` NULL). Rotating it keeps the old one valid for
-``webhook_rotation_grace_seconds`` (and ends any older one at once); while both are valid every delivery carries both signatures
-(space-separated in ``webhook-signature``) so receivers can switch keys at their own pace.
+``webhook_rotation_grace_seconds`` (and ends any older one at once); while both are valid every
+delivery carries both signatures (space-separated in ``webhook-signature``) so receivers can
+switch keys at their own pace.
 """
 
 from __future__ import annotations
