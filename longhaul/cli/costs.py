@@ -88,12 +88,13 @@ def _table(rows: list[dict], columns: list[str]) -> str:
 
 def _set_budget(args: argparse.Namespace) -> int:
     from longhaul.core.costs.budgets import set_budget
+    from longhaul.core.costs.money import dollars
     from longhaul.core.db import session_scope
 
     with session_scope() as session:
         tenant = set_budget(session, tenant_name=args.tenant, usd=None if args.clear else args.usd)
         budget = tenant.monthly_budget_usd
-    print(f"{args.tenant}: monthly budget {'none' if budget is None else f'${budget:.2f}'}")
+    print(f"{args.tenant}: monthly budget {'none' if budget is None else dollars(budget)}")
     return 0
 
 
@@ -101,6 +102,7 @@ def _show_budget(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from longhaul.core.costs.budgets import month_spend
+    from longhaul.core.costs.money import dollars
     from longhaul.core.db import session_scope
     from longhaul.core.models import Tenant
 
@@ -113,6 +115,6 @@ def _show_budget(args: argparse.Namespace) -> int:
             return 1
         spent = month_spend(session, tenant.id)
         budget = tenant.monthly_budget_usd
-    limit = "none" if budget is None else f"${budget:.2f}"
+    limit = "none" if budget is None else dollars(budget)
     print(f"{args.tenant}: spent ${spent:.6f} this month (UTC); budget {limit}")
     return 0

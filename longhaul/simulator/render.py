@@ -12,7 +12,7 @@ _TIERS = {
     "scale": "scale",
     "priority": "priority",
     "fast": "priority",
-    "ultrafast": "priority",
+    "ultrafast": "ultrafast",
 }
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from longhaul.core.auth import get_or_create_tenant
+from longhaul.core.costs.money import dollars
 from longhaul.core.costs.usage import month_start
 from longhaul.core.errors import BudgetExceeded, InvalidInput
 from longhaul.core.models import Tenant
@@ -38,7 +39,7 @@ def check_budget(session: Session, tenant: Tenant) -> None:
     spent = month_spend(session, tenant.id)
     if spent >= budget:
         raise BudgetExceeded(
-            f"Monthly budget exhausted: ${spent:.6f} spent of ${budget:.2f} this month "
+            f"Monthly budget exhausted: ${spent:.6f} spent of {dollars(budget)} this month "
             "(UTC). New jobs are refused until the budget is raised or the month ends; "
             "running jobs continue.",
             code="budget_exceeded",

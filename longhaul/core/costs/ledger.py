@@ -86,7 +86,8 @@ def cost_summary(session: Session, job: Job) -> dict[str, Any] | None:
     """Total, breakdown by kind and per tool, and the lines; ``None`` before the ledger exists.
 
     Amounts are strings (exact decimals, USD to 1e-6). ``complete`` is false when any line is
-    unpriced: the total then covers the priced lines only.
+    unpriced (the total then covers the priced lines only) or priced by a fallback (listed in
+    ``fallbacks``, e.g. a service tier genai-prices does not model, priced at standard).
     """
     lines = ledger_lines(session, job.id)
     if not lines:
@@ -95,7 +96,11 @@ def cost_summary(session: Session, job: Job) -> dict[str, Any] | None:
     by_kind: dict[str, Decimal] = defaultdict(Decimal)
     by_tool: dict[str, Decimal] = defaultdict(Decimal)
     unpriced = []
+    fallbacks = []
     for line in lines:
+        reason = fallback_reason(line)
+        if reason:
+            fallbacks.append({"item": line.item, "kind": line.kind, "reason": reason})
         if line.amount is None:
             unpriced.append({"item": line.item, "kind": line.kind, "reason": line.unpriced_reason})
             continue
@@ -107,15 +112,27 @@ def cost_summary(session: Session, job: Job) -> dict[str, Any] | None:
     return {
         "currency": CURRENCY,
         "total": _money(total),
-        "complete": not unpriced,
+        "complete": not unpriced and not fallbacks,
         "model": first.model,
         "service_tier": first.service_tier,
         "completion_window": first.completion_window,
         "by_kind": {k: _money(v) for k, v in by_kind.items()},
         "by_tool": {k: _money(v) for k, v in by_tool.items()},
         "unpriced": unpriced,
+        "fallbacks": fallbacks,
         "lines": [_line_view(line) for line in lines],
     }
+
+
+def fallback_reason(line: LedgerLine) -> str | None:
+    """Why a stored line was priced by a fallback (lines written before the flag existed carry
+    ``tier_not_modelled`` only)."""
+    details = line.details or {}
+    if details.get("fallback"):
+        return str(details["fallback"])
+    if details.get("tier_not_modelled"):
+        return f"service tier {line.service_tier} not modelled: standard price"
+    return None
 
 
 def _line_view(line: LedgerLine) -> dict[str, Any]:
@@ -130,6 +147,7 @@ def _line_view(line: LedgerLine) -> dict[str, Any]:
         "amount": None if line.amount is None else _money(line.amount),
         "status": line.status,
         "unpriced_reason": line.unpriced_reason,
+        "fallback": fallback_reason(line),
         "price_source": line.price_source,
         "effective_from": line.effective_from.isoformat() if line.effective_from else None,
     }

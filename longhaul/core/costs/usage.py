@@ -1,8 +1,8 @@
 """Usage reports: cost, tokens and tool calls from the ledger, grouped by day/model/tool/tenant.
 
 A line counts on the UTC day its ledger was written (when the job finished). Token totals are the
-host model's (lines without a tool); tool calls are billed search calls, containers and per-image
-fallbacks.
+host model's (lines without a tool); tool calls are billed search calls, containers and images.
+``fallback_lines`` counts lines priced by a fallback (an unmodelled service tier at standard).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, cast, distinct, func, or_, select
+from sqlalchemy import Date, case, cast, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from longhaul.core.errors import InvalidInput
@@ -25,6 +25,7 @@ GROUPS = ("day", "model", "tool", "tenant")
 FIELDS = (
     "cost_usd",
     "unpriced_lines",
+    "fallback_lines",
     "jobs",
     "input_tokens",
     "cached_input_tokens",
@@ -46,6 +47,16 @@ def parse_group_by(value: str | Sequence[str] | None) -> list[str]:
 
 def _sum_if(condition: Any) -> Any:
     return func.coalesce(func.sum(LedgerLine.quantity).filter(condition), 0)
+
+
+# Tool calls a line stands for: its ``calls`` detail (image-token lines carry the image count),
+# else search calls by quantity, one per container or per-image line.
+_calls = case(
+    (LedgerLine.details.has_key("calls"), LedgerLine.details["calls"].as_integer()),
+    (LedgerLine.unit == "call", LedgerLine.quantity),
+    (LedgerLine.kind.in_(("container", "images")), 1),
+    else_=0,
+)
 
 
 def usage_report(
@@ -76,6 +87,12 @@ def usage_report(
             *keys,
             func.coalesce(func.sum(LedgerLine.amount), 0).label("cost_usd"),
             func.count().filter(LedgerLine.status == "unpriced").label("unpriced_lines"),
+            func.count()
+            .filter(
+                LedgerLine.details.has_key("fallback")
+                | LedgerLine.details.has_key("tier_not_modelled")
+            )
+            .label("fallback_lines"),
             func.count(distinct(LedgerLine.job_id)).label("jobs"),
             _sum_if(
                 host & or_(LedgerLine.kind.like("input%"), LedgerLine.kind.like("cache%"))
@@ -84,10 +101,7 @@ def usage_report(
             _sum_if(
                 host & or_(LedgerLine.kind.like("output%"), LedgerLine.kind.like("reasoning%"))
             ).label("output_tokens"),
-            (
-                _sum_if(LedgerLine.unit == "call")
-                + func.count().filter(LedgerLine.kind.in_(("container", "images")))
-            ).label("tool_calls"),
+            func.coalesce(func.sum(_calls), 0).label("tool_calls"),
         )
         .join(Tenant, Tenant.id == LedgerLine.tenant_id)
         .where(LedgerLine.created_at >= lo, LedgerLine.created_at < hi)

@@ -25,6 +25,11 @@ class PricedResponse:
     lines: list[PricedLine]
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def complete(self) -> bool:
+        """Every line priced, none by a fallback (an unmodelled tier priced at standard)."""
+        return all(line.priced and line.fallback is None for line in self.lines)
+
 
 def response_usage(response: dict[str, Any]) -> dict[str, int]:
     """``Response.usage`` in genai-prices usage keys (its ``responses`` extractor's mapping)."""

@@ -46,6 +46,12 @@ class PricedLine:
         return self.unpriced_reason is None and self.unit_price is not None
 
     @property
+    def fallback(self) -> str | None:
+        """Why this line is priced by a fallback (e.g. a tier priced at standard), if it is."""
+        reason = self.details.get("fallback")
+        return str(reason) if reason else None
+
+    @property
     def amount(self) -> Decimal | None:
         if not self.priced:
             return None

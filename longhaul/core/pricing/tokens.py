@@ -23,7 +23,7 @@ from genai_prices.decompose import compute_leaf_values
 from genai_prices.types import ModelInfo, ModelPrice, StartDateConstraint, TieredPrices
 from genai_prices.units import _get_registry  # pinned version; the public API has no per-unit view
 
-from longhaul.core.pricing.book import PriceBook, PriceTableError
+from longhaul.core.pricing.book import SHIPPED, PriceBook, PriceTableError
 from longhaul.core.pricing.lines import TOKEN_KINDS, PricedLine, unpriced
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,8 @@ def price_tokens(
     if override is not None:
         _check_keys(override.prices, override.origin)
         model_price = ModelPrice(**override.prices)
-        source = f"override {override.origin}: {override.source}"
+        shipped = override.origin == SHIPPED
+        source = f"{'' if shipped else 'override '}{override.origin}: {override.source}"
         effective: date | None = override.effective_from
     else:
         try:
@@ -84,6 +85,7 @@ def price_tokens(
         if not modelled:
             source += " (tier not modelled: standard price)"
             extra["tier_not_modelled"] = True
+            extra["fallback"] = f"service tier {service_tier} not modelled for {model}: standard price"
         effective = _effective_from(calc.model, at, service_tier)
 
     lines = _leaf_lines(counts, model_price, multiplier, item_prefix, kind_prefix, tool)

@@ -7,6 +7,7 @@ reasoning/non-reasoning rules hold and nothing is counted twice (reference prici
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -22,13 +23,22 @@ def tool_lines(
     response: dict[str, Any], request: dict[str, Any], *, model: str, at: datetime, book: PriceBook
 ) -> list[PricedLine]:
     output = [i for i in response.get("output") or [] if isinstance(i, dict)]
-    tools = [t for t in request.get("tools") or [] if isinstance(t, dict)]
+    tools = used_tools(response, request)
     tool_usage = response.get("tool_usage") or {}
     lines = _web_search(output, tools, tool_usage, model, at, book)
     lines += _file_search(output, at, book)
     lines += _containers(output, tools, at, book)
     lines += _images(output, tools, tool_usage, at, book)
     return lines
+
+
+def used_tools(response: dict[str, Any], request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tools the upstream ran with: ``Response.tools`` (which includes tools that came from a
+    stored prompt), else the request body's."""
+    tools = response.get("tools")
+    if not isinstance(tools, list) or not tools:
+        tools = request.get("tools") or []
+    return [t for t in tools if isinstance(t, dict)]
 
 
 def _fee_line(
@@ -223,7 +233,9 @@ def _images(
                 )
             ]
         details["counted_from"] = "tool_usage.image_gen"
-        return price_tokens(
+        if not isinstance(gen.get("output_tokens_details"), dict):
+            details["output_split"] = "output_tokens_details absent: all output as image tokens"
+        lines = price_tokens(
             _image_usage(gen),
             str(model),
             at=at,
@@ -233,6 +245,12 @@ def _images(
             tool="image_generation",
             details=details,
         )
+        # Token lines hide how many images they pay for: the first one carries the call count
+        # (what /v1/usage counts as tool calls).
+        done = sum(1 for _, i in calls if i.get("status") in (None, "completed"))
+        if lines:
+            lines[0] = replace(lines[0], details={**lines[0].details, "calls": done})
+        return lines
     lines = []
     for n, item in calls:
         if item.get("status") not in (None, "completed"):
@@ -261,9 +279,15 @@ def _images(
 
 
 def _image_usage(gen: dict[str, Any]) -> dict[str, int]:
-    """``tool_usage.image_gen`` in genai-prices usage keys."""
+    """``tool_usage.image_gen`` in genai-prices usage keys.
+
+    ``output_tokens_details`` is optional: without it every output token is an image token (the
+    tool's output is the image), never the model's cheaper text-output rate.
+    """
     ind = gen.get("input_tokens_details") or {}
-    outd = gen.get("output_tokens_details") or {}
+    outd = gen.get("output_tokens_details")
+    if not isinstance(outd, dict):
+        outd = {"image_tokens": gen.get("output_tokens") or 0}
     cached = gen.get("cached_tokens_details") or {}
     return {
         "input_tokens": int(gen.get("input_tokens") or 0),

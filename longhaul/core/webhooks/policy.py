@@ -7,15 +7,17 @@ to be disabled; everything else (3xx included: redirects are never followed) is 
 
 from __future__ import annotations
 
+import email.utils
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 Status = Literal["pending", "delivered", "failed", "disabled"]
 THROTTLE_CODES = frozenset({429, 502, 503, 504})
-JITTER = 0.1
+JITTER = 0.1  # added, never taken away: no attempt runs before its scheduled time
+RETRY_AFTER_FLOOR_CAP = 3600.0  # a Retry-After is honoured up to max(schedule, one hour)
 
 
 @dataclass(frozen=True)
@@ -36,14 +38,20 @@ def classify(status_code: int | None) -> Literal["delivered", "disabled", "failu
     return "failure"
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds form only; dates are ignored)."""
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date (RFC 9110)."""
     if not value:
         return None
     try:
         seconds = float(value.strip())
     except ValueError:
-        return None
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
     return seconds if seconds >= 0 else None
 
 
@@ -60,8 +68,8 @@ def decide(
     """What happens after attempt number ``attempts_made`` (1-based, within this schedule run).
 
     A ``Retry-After`` on a throttling answer can only push the next attempt later, never earlier,
-    and is capped by the longest step of the schedule. ``permanent`` (e.g. an SSRF refusal) fails
-    at once.
+    and is capped by the longest step of the schedule or one hour, whichever is longer. Jitter
+    only adds time. ``permanent`` (e.g. an SSRF refusal) fails at once.
     """
     outcome = classify(status_code)
     if outcome == "delivered":
@@ -72,6 +80,6 @@ def decide(
         return Decision("failed")
     delay = float(schedule[attempts_made])
     if retry_after is not None and status_code in THROTTLE_CODES:
-        delay = max(delay, min(retry_after, max(schedule)))
-    delay *= 1 + (rng or random).uniform(-JITTER, JITTER)
+        delay = max(delay, min(retry_after, max(*schedule, RETRY_AFTER_FLOOR_CAP)))
+    delay *= 1 + (rng or random).uniform(0, JITTER)
     return Decision("pending", now + timedelta(seconds=max(delay, 0.0)))

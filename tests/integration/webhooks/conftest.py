@@ -41,6 +41,7 @@ class Receiver:
     plan: list[int] = field(default_factory=list)
     then: int = 204
     redirect_to: str | None = None
+    retry_after: str | None = None  # sent with every non-2xx answer
     requests: list[Received] = field(default_factory=list)
     url: str = ""
 
@@ -54,6 +55,8 @@ class Receiver:
                 pass
         status = self.plan.pop(0) if self.plan else self.then
         extra = {"location": self.redirect_to} if self.redirect_to and 300 <= status < 400 else {}
+        if self.retry_after and not 200 <= status < 300:
+            extra["retry-after"] = self.retry_after
         self.requests.append(Received(path, headers, body, verified, status))
         return status, extra
 

@@ -17,7 +17,7 @@ from longhaul.core.models.webhooks import (
     WebhookEvent,
     WebhookSecret,
 )
-from longhaul.core.webhooks.delivery import redeliver
+from longhaul.core.webhooks.delivery import deliver_due, deliver_one, redeliver
 from longhaul.core.webhooks.endpoints import create_endpoint
 from longhaul.core.webhooks.outbox import record_final_event
 from longhaul.core.webhooks.signing import create_secret
@@ -309,3 +309,28 @@ def test_repeated_rotations_keep_at_most_the_current_and_one_previous_secret(
         secrets.append(rotate_secret(session, tenant.id, grace_seconds=3600))
     session.commit()
     assert active_secrets(session, tenant.id, utcnow()) == [secrets[-1], secrets[-2]]
+
+
+def test_a_second_message_for_the_same_slot_never_makes_an_early_attempt(
+    session: Session, tenant: Tenant, receiver: Receiver
+) -> None:
+    """Finalize sends ``deliver`` at once while the beat tick hands out the same fresh row: the
+    second task must not make attempt 2 before its time (here a 429 asking for 60 s)."""
+    receiver.secrets = [create_secret(session, tenant.id)]
+    receiver.plan, receiver.retry_after = [429], "60"
+    job = make_job(session, tenant, webhook_url=receiver.url)
+    record_final_event(session, job)
+    session.commit()
+    [delivery] = _deliveries(session, job.id)
+    assert delivery.id in deliver_due(session, utcnow())  # the tick's claim
+    session.commit()
+    assert deliver_one(session, delivery.id) == "pending"  # finalize's immediate message
+    session.commit()
+    assert deliver_one(session, delivery.id) is None  # the tick's message, right after
+    session.commit()
+    assert [r.status for r in receiver.requests] == [429]
+    [after] = _deliveries(session, job.id)
+    assert after.attempts == 1 and after.next_attempt_at is not None
+    assert after.next_attempt_at - utcnow() > timedelta(seconds=55)
+    after.status = "failed"  # leave nothing pending for other tests
+    session.commit()
