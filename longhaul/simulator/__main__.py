@@ -34,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--webhook-secret", help="whsec_... secret used to sign webhooks")
     parser.add_argument("--webhook-attempts", type=int, help="delivery attempts (default 3)")
     parser.add_argument(
+        "--stream-resume-seconds",
+        type=float,
+        help="age after which GET ?stream=true is refused (default 300, as OpenAI)",
+    )
+    parser.add_argument(
         "--no-auth",
         dest="require_auth",
         action="store_const",

@@ -12,7 +12,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ from .render import error_body
 from .scenarios import ScenarioError, parse_scenario
 from .scheduler import TerminalScheduler
 from .state import ResponseRecord, SimState
+from .streaming import Streamer, StreamRefused, query_flag
 from .webhooks import WebhookSender, build_event
 
 Query = Mapping[str, list[str]]
@@ -40,6 +41,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     blob: Blob | None = None
     drop: bool = False
+    stream: Iterator[bytes] | None = None  # a text/event-stream body (streaming.py)
 
 
 def _error(
@@ -60,6 +62,7 @@ class Simulator:
         self.base_url = f"http://{config.host}:{config.port}/v1"
         self.state = SimState()
         self.scheduler = TerminalScheduler(self._on_terminal)
+        self.streamer = Streamer(config, self.state)
         self.sender = (
             WebhookSender(
                 config.webhook_url,
@@ -99,6 +102,7 @@ class Simulator:
 
     def stop(self) -> None:
         self.scheduler.stop()
+        self.streamer.stop()
         if self.sender is not None:
             self.sender.shutdown()
 
@@ -191,6 +195,9 @@ class Simulator:
             self.scheduler.schedule(record.terminal_at, record.id)
         if fault == "createdup":
             return Reply(drop=True)
+        if request.get("stream"):
+            obfuscate = (request.get("stream_options") or {}).get("include_obfuscation", True)
+            return Reply(200, stream=self.streamer.open(record, obfuscate=obfuscate is not False))
         return Reply(200, render.response_object(record, time.time()))
 
     def _validate(self, request: dict[str, Any]) -> Reply | None:
@@ -201,14 +208,6 @@ class Simulator:
                 "invalid_request_error",
                 "missing_required_parameter",
                 "model",
-            )
-        if request.get("stream"):
-            return _error(
-                400,
-                "The simulator does not support stream=true; poll instead.",
-                "invalid_request_error",
-                "unsupported_value",
-                "stream",
             )
         previous = request.get("previous_response_id")
         if previous is not None and self.state.get(str(previous)) is None:
@@ -270,6 +269,11 @@ class Simulator:
         record = self.state.get(response_id)
         if record is None:
             return _not_found("response", response_id)
+        if query_flag(query, "stream"):
+            try:
+                return Reply(200, stream=self.streamer.resume(record, query))
+            except StreamRefused as exc:
+                return _error(400, str(exc), "invalid_request_error", exc.code, exc.param)
         if self.state.take_poll_error(record):
             return _error(
                 500,
@@ -296,6 +300,7 @@ class Simulator:
             )
         now = time.time()
         if self.state.cancel(record, now):
+            self.streamer.wake()
             self._on_terminal(record.id)
         return Reply(200, render.response_object(record, now))
 
@@ -303,6 +308,7 @@ class Simulator:
         self.state.count("delete", response_id)
         if not self.state.delete(response_id):
             return _not_found("response", response_id)
+        self.streamer.wake()
         return Reply(200, {"id": response_id, "object": "response.deleted", "deleted": True})
 
     def list_input_items(self, response_id: str, *, query: Query, body: bytes) -> Reply:
@@ -372,6 +378,7 @@ class Simulator:
     def admin_reset(self, *, query: Query, body: bytes) -> Reply:
         self.scheduler.clear()
         self.state.reset()
+        self.streamer.wake()
         return Reply(200, {"ok": True})
 
     # --- helpers ------------------------------------------------------------------------

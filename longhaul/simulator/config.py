@@ -32,6 +32,10 @@ class SimulatorConfig:
     webhook_timeout: float = 5.0
     require_auth: bool = True
     """Refuse requests without an ``Authorization`` header (any Bearer token is accepted)."""
+    stream_resume_seconds: float = 300.0
+    """Age after which ``GET ?stream=true`` is refused with a 400 (OpenAI: 5 minutes)."""
+    stream_keepalive_seconds: float = 15.0
+    """Silence after which a stream sends a ``: keepalive`` comment."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> SimulatorConfig:
@@ -49,7 +53,13 @@ class SimulatorConfig:
         return cls(**values)  # type: ignore[arg-type]
 
 
-_FLOATS = {"queued_seconds", "run_seconds", "webhook_timeout"}
+_FLOATS = {
+    "queued_seconds",
+    "run_seconds",
+    "webhook_timeout",
+    "stream_resume_seconds",
+    "stream_keepalive_seconds",
+}
 _INTS = {"port", "poll_after_ms", "webhook_attempts"}
 _BOOLS = {"require_auth"}
 

@@ -8,6 +8,7 @@ rejected with a 400 so typos do not silently pass)::
     timing      := queued:SECONDS | slow:SECONDS            (floats allowed)
     create      := create429:N | create500:N | createdrop:N | createdup:N
     other       := poll500:N | files:N | filesize:BYTES | expired | quota | bad_request
+    stream      := streamdrop:N    (the first event stream is cut after N events)
 
 ``create*`` faults apply, in the order written, to the first create attempts of the same job
 (keyed by ``metadata.longhaul_job_id``): ``create429:2,create500:1`` fails attempts 1-2 with
@@ -22,7 +23,7 @@ CREATE_FAULTS = ("create429", "create500", "createdrop", "createdup")
 TERMINALS = ("fail", "incomplete", "cancelled")
 _FLAGS = {"fail", "incomplete", "cancelled", "stuck", "expired", "quota", "bad_request"}
 _FLOAT_ARGS = {"queued", "slow"}
-_INT_ARGS = {"poll500", "files", "filesize", *CREATE_FAULTS}
+_INT_ARGS = {"poll500", "files", "filesize", "streamdrop", *CREATE_FAULTS}
 
 
 class ScenarioError(ValueError):
@@ -44,6 +45,7 @@ class Scenario:
     expired: bool = False
     quota: bool = False
     bad_request: bool = False
+    streamdrop: int = 0
     directives: tuple[str, ...] = field(default=())
 
     def create_fault_for(self, attempt: int) -> str | None:

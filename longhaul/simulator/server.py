@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 from .app import Reply, Simulator
 from .config import SimulatorConfig
 from .render import error_body
+from .streaming import write_stream
 
 log = logging.getLogger("longhaul.simulator")
 
@@ -87,6 +88,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
     def _send(self, reply: Reply, started: float) -> None:
+        if reply.stream is not None:
+            write_stream(self, reply.stream, reply.headers)
+            return
         if reply.blob is not None:
             content_type, size, payload = reply.blob.content_type, reply.blob.size, None
         else:

@@ -35,6 +35,8 @@ class ResponseRecord:
     cancelled_at: float | None = None
     finalized: bool = False
     webhooks: list[dict[str, Any]] = field(default_factory=list)
+    stream_events: list[Any] | None = None  # built on first stream (streaming.py)
+    streams_opened: int = 0
 
     @property
     def background(self) -> bool:

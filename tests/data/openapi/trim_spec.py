@@ -22,6 +22,8 @@ ROOTS = [
     "ContainerFileResource",
     "ContainerFileListResource",
     "OpenAIFile",
+    "ResponseStreamEvent",
+    "ResponseErrorEvent",
 ]
 DROP_TEXT = {"description", "example"}  # only when a string (a property may be named so)
 REF = re.compile(r"#/components/schemas/([A-Za-z0-9_.-]+)")
