@@ -85,7 +85,9 @@ def price_tokens(
         if not modelled:
             source += " (tier not modelled: standard price)"
             extra["tier_not_modelled"] = True
-            extra["fallback"] = f"service tier {service_tier} not modelled for {model}: standard price"
+            extra["fallback"] = (
+                f"service tier {service_tier} not modelled for {model}: standard price"
+            )
         effective = _effective_from(calc.model, at, service_tier)
 
     lines = _leaf_lines(counts, model_price, multiplier, item_prefix, kind_prefix, tool)
