@@ -1,10 +1,12 @@
 """Delivering outbox events: claim due deliveries, POST one, record the attempt, schedule the next.
 
-Two guards keep an event from being sent twice at once: ``deliver_due`` leases the rows it hands
-out (so the next beat tick does not hand them out again while their tasks are queued), and
-``deliver_one`` holds the row lock (``FOR UPDATE SKIP LOCKED``) for the whole attempt, so a
-duplicate task skips instead of sending. A worker killed mid-attempt loses its lock and its lease
-runs out; the next tick hands the delivery out again with the same ``webhook-id``.
+Three guards keep an event from being sent twice at once or early: ``deliver_due`` leases the
+rows it hands out (so the next beat tick does not hand them out again while their tasks are
+queued), ``deliver_one`` holds the row lock (``FOR UPDATE SKIP LOCKED``) for the whole attempt, so
+a duplicate task skips instead of sending, and it attempts only when ``next_attempt_at`` has come,
+so a duplicate that runs after an attempt finds the next slot in the future and skips. A worker
+killed mid-attempt loses its lock and its lease runs out; the next tick hands the delivery out
+again with the same ``webhook-id``.
 """
 
 from __future__ import annotations
@@ -71,6 +73,10 @@ def deliver_one(session: Session, delivery_id: str) -> str | None:
         .with_for_update(skip_locked=True)
     ).scalar_one_or_none()
     if delivery is None or delivery.status != "pending":
+        return None
+    if delivery.next_attempt_at is not None and delivery.next_attempt_at > utcnow():
+        # A second message for a slot that already ran (finalize's immediate send and the beat
+        # tick can both hand out a fresh row): its next attempt is not due yet.
         return None
     event = session.get_one(WebhookEvent, delivery.event_id)
     endpoint = session.get(WebhookEndpoint, delivery.endpoint_id) if delivery.endpoint_id else None

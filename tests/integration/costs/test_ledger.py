@@ -103,6 +103,7 @@ def test_write_ledger_twice_leaves_one_set_of_lines(
         "amount": "0.006300",
         "status": "priced",
         "unpriced_reason": None,
+        "fallback": None,
         "price_source": "genai-prices 0.2.3: openai/gpt-5 service_tier=default",
         "effective_from": None,
     }

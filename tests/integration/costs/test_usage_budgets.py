@@ -100,6 +100,7 @@ def test_usage_json_grouped_by_model_and_tool(
         {
             "cost_usd": "0.385000",
             "unpriced_lines": 0,
+            "fallback_lines": 0,
             "jobs": 2,
             "input_tokens": 150_000,
             "cached_input_tokens": 0,
@@ -214,3 +215,83 @@ def test_cli_costs_and_budgets(
     assert "spent $0.385000" in capsys.readouterr().out
     session.refresh(tenant)
     assert tenant.monthly_budget_usd == D("100")
+
+
+IMAGE_RESPONSE: dict[str, Any] = {
+    **_response("gpt-5", 10_000, 1_000),
+    "output": [
+        {"type": "image_generation_call", "id": "ig_1", "status": "completed"},
+        {"type": "image_generation_call", "id": "ig_2", "status": "completed"},
+    ],
+    "tool_usage": {
+        "image_gen": {
+            "input_tokens": 100,
+            "output_tokens": 8_320,
+            "output_tokens_details": {"image_tokens": 8_320},
+        }
+    },
+}
+
+
+def test_usage_counts_image_calls_and_fallback_lines(
+    api: TestClient, session: Session, tenant: Tenant, make_job: Callable[..., Job]
+) -> None:
+    from longhaul.core.costs.ledger import cost_summary
+
+    key = create_api_key(session, tenant_name=tenant.name)
+    fast = make_job(model="gpt-5", created_at=NOV)
+    images = make_job(
+        request={"tools": [{"type": "image_generation", "model": "gpt-image-1"}]}, created_at=NOV
+    )
+    # ultrafast is not modelled: standard price 12,000 * 1.25/M + 3,000 * 10/M = 0.045, flagged
+    write_ledger(session, fast, {**_response("gpt-5", 12_000, 3_000), "service_tier": "ultrafast"})
+    # host 10,000 * 1.25/M + 1,000 * 10/M = 0.0225; images 100 * 5/M + 8,320 * 40/M = 0.3333
+    write_ledger(session, images, IMAGE_RESPONSE)
+    session.commit()
+
+    summary = cost_summary(session, fast)
+    assert summary is not None and summary["total"] == "0.045000"
+    assert summary["complete"] is False and summary["unpriced"] == []
+    assert [f["item"] for f in summary["fallbacks"]] == ["tokens:input_tokens", "tokens:output_tokens"]
+    assert all("ultrafast" in line["fallback"] for line in summary["lines"])
+    done = cost_summary(session, images)
+    assert done is not None and done["complete"] is True and done["fallbacks"] == []
+
+    r = api.get("/v1/usage", params={"group_by": "tool"}, headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200, r.text
+    rows = {row["tool"]: row for row in r.json()["data"]}
+    # before: tool_calls 0 for image_generation (its lines are token lines)
+    assert rows["image_generation"]["tool_calls"] == 2
+    assert rows["image_generation"]["cost_usd"] == "0.333300"
+    assert rows["image_generation"]["fallback_lines"] == 0
+    assert rows[None]["fallback_lines"] == 2
+    assert rows[None]["cost_usd"] == "0.067500"  # 0.045 + 0.0225
+    csv_text = api.get(
+        "/v1/usage", params={"format": "csv"}, headers={"Authorization": f"Bearer {key}"}
+    ).text
+    assert csv_text.splitlines()[0].split(",")[:3] == ["cost_usd", "unpriced_lines", "fallback_lines"]
+
+
+def test_small_budget_is_shown_to_the_tenth_of_a_cent(
+    session: Session, spent_tenant: tuple[Tenant, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from longhaul.cli.main import main
+    from longhaul.core.costs.money import dollars
+
+    tenant, _ = spent_tenant
+    assert [dollars(D(v)) for v in ("0.001", "100", "0.385", "0.0000004", "12.5")] == [
+        "$0.001",
+        "$100.00",
+        "$0.385",
+        "$0.00",
+        "$12.50",
+    ]
+    set_budget(session, tenant_name=tenant.name, usd=D("0.001"))
+    with pytest.raises(BudgetExceeded) as exc:
+        check_budget(session, tenant)
+    assert "$0.385000 spent of $0.001 this month" in exc.value.message  # before: "of $0.00"
+    session.commit()
+    assert main(["budgets", "set", "--tenant", tenant.name, "--usd", "0.001"]) == 0
+    assert "monthly budget $0.001" in capsys.readouterr().out
+    assert main(["budgets", "show", "--tenant", tenant.name]) == 0
+    assert "budget $0.001" in capsys.readouterr().out

@@ -369,3 +369,128 @@ def test_overrides_file_prices_unknown_model_and_replaces_fees(tmp_path: Path) -
         "tool:web_search:calls": D("0.016000"),  # 2 * $8 / 1,000 (override wins)
     }
     assert p.lines[0].price_source.startswith(f"override {overrides}")
+
+
+# ---------------------------------------------------------------- issue 17: items 1-4
+
+
+def _image_call(item_id: str = "ig_1") -> dict:
+    return {"type": "image_generation_call", "id": item_id, "status": "completed"}
+
+
+def test_image_tokens_without_output_details_are_image_tokens() -> None:
+    response = {
+        "model": "gpt-5",
+        "output": [_image_call()],
+        "tool_usage": {
+            "image_gen": {  # output_tokens_details is optional in the SDK: absent here
+                "input_tokens": 50,
+                "input_tokens_details": {"text_tokens": 50, "image_tokens": 0},
+                "output_tokens": 4_160,
+                "total_tokens": 4_210,
+            }
+        },
+    }
+    p = price(response, {"tools": [{"type": "image_generation", "model": "gpt-image-1.5"}]})
+    # gpt-image-1.5: text in $5/M, image out $32/M (its text-output rate, $10/M, was used before:
+    # 4,160 * 10 / 1M = 0.041600)
+    assert amounts(p) == {
+        "tool:image_generation:tokens:input_tokens": D("0.000250"),  # 50 * 5 / 1M
+        "tool:image_generation:tokens:output_image_tokens": D("0.133120"),  # 4,160 * 32 / 1M
+    }
+    assert total(p) == D("0.13337")
+
+
+def test_tools_from_response_tools_when_request_has_none() -> None:
+    # A stored prompt brings the tools: the request body names none, Response.tools has them.
+    response = {
+        "model": "gpt-4o",
+        "tools": [
+            {"type": "web_search_preview"},
+            {"type": "code_interpreter", "container": {"type": "auto", "memory_limit": "64g"}},
+        ],
+        "tool_usage": {"web_search": {"num_requests": 2}},
+        "output": [
+            {"type": "code_interpreter_call", "id": "ci_1", "container_id": "cntr_p", "code": "1"}
+        ],
+    }
+    p = price(response, {"model": "gpt-4o", "prompt": {"id": "pmpt_1"}})
+    # before: GA web search 2 * $10 / 1,000 = 0.020000 and the 1g tier 5 * $0.0015 = 0.007500
+    assert amounts(p) == {
+        "tool:web_search_preview:calls": D("0.050000"),  # 2 * $25 / 1,000 (non-reasoning)
+        "container:cntr_p": D("0.480000"),  # 5 min * $0.096 (64 GB)
+    }
+
+
+def test_default_image_model_sunburst_is_priced() -> None:
+    response = {
+        "model": "gpt-5",
+        "output": [_image_call()],
+        "tool_usage": {
+            "image_gen": {
+                "input_tokens": 1_050,
+                "input_tokens_details": {"text_tokens": 50, "image_tokens": 1_000},
+                "output_tokens": 4_160,
+                "output_tokens_details": {"image_tokens": 4_160, "text_tokens": 0},
+                "total_tokens": 5_210,
+            }
+        },
+    }
+    p = price(response, {"tools": [{"type": "image_generation"}]})  # no model: the default
+    # gpt-image-2.6-sunburst (default from 2026-10-23; Longhaul's table, genai-prices lacks it):
+    # text in $5/M, image in $8/M, output $30/M. Before: three unpriced lines, $0.
+    assert amounts(p) == {
+        "tool:image_generation:tokens:input_tokens": D("0.000250"),  # 50 * 5 / 1M
+        "tool:image_generation:tokens:input_image_tokens": D("0.008000"),  # 1,000 * 8 / 1M
+        "tool:image_generation:tokens:output_tokens": D("0.124800"),  # 4,160 * 30 / 1M
+    }
+    assert total(p) == D("0.13305")
+    assert p.complete
+    assert all(line.details["image_model"] == "gpt-image-2.6-sunburst" for line in p.lines)
+    assert all(line.price_source.startswith("longhaul tool_fees.toml: ") for line in p.lines)
+    assert {line.effective_from.isoformat() for line in p.lines} == {"2026-10-23"}
+
+
+@pytest.mark.parametrize(
+    ("model", "tier", "at", "expected", "arithmetic"),
+    [
+        ("gpt-5", "ultrafast", NOV, D("0.045"), "12,000 * 1.25/M + 3,000 * 10/M (standard)"),
+        ("gpt-4.1", "scale", NOV, D("0.048"), "12,000 * 2/M + 3,000 * 8/M (standard)"),
+        (
+            "gpt-5",
+            "flex",
+            datetime(2026, 9, 1, tzinfo=UTC),
+            D("0.045"),
+            "flex before 2026-10-12: 12,000 * 1.25/M + 3,000 * 10/M (standard)",
+        ),
+    ],
+)
+def test_unmodelled_tier_is_a_visible_fallback(
+    model: str, tier: str, at: datetime, expected: D, arithmetic: str
+) -> None:
+    p = price({"model": model, "service_tier": tier, "usage": usage(12_000, 3_000)}, at=at)
+    assert total(p) == expected, arithmetic
+    assert p.service_tier == tier
+    assert not p.complete  # before: every line priced, nothing said the tier was missing
+    assert all(line.fallback and tier in line.fallback for line in p.lines)
+
+
+def test_image_token_lines_carry_the_call_count() -> None:
+    response = {
+        "model": "gpt-5",
+        "output": [_image_call("ig_1"), _image_call("ig_2")],
+        "tool_usage": {
+            "image_gen": {
+                "input_tokens": 100,
+                "output_tokens": 8_320,
+                "output_tokens_details": {"image_tokens": 8_320},
+            }
+        },
+    }
+    p = price(response, {"tools": [{"type": "image_generation", "model": "gpt-image-1"}]})
+    # 100 * 5/M = 0.0005; 8,320 * 40/M = 0.3328 — two images, counted once (on the first line)
+    assert amounts(p) == {
+        "tool:image_generation:tokens:input_tokens": D("0.000500"),
+        "tool:image_generation:tokens:output_tokens": D("0.332800"),
+    }
+    assert [line.details.get("calls") for line in p.lines] == [2, None]

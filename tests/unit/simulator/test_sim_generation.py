@@ -86,7 +86,13 @@ def test_usage_caching_with_previous_response() -> None:
 
 @pytest.mark.parametrize(
     ("requested", "reported"),
-    [(None, "default"), ("auto", "default"), ("flex", "flex"), ("fast", "priority")],
+    [
+        (None, "default"),
+        ("auto", "default"),
+        ("flex", "flex"),
+        ("fast", "priority"),
+        ("ultrafast", "ultrafast"),  # reported as itself: costs flag it as a fallback
+    ],
 )
 def test_service_tier(requested: str | None, reported: str) -> None:
     assert service_tier(requested) == reported
