@@ -252,12 +252,17 @@ def test_usage_counts_image_calls_and_fallback_lines(
     summary = cost_summary(session, fast)
     assert summary is not None and summary["total"] == "0.045000"
     assert summary["complete"] is False and summary["unpriced"] == []
-    assert [f["item"] for f in summary["fallbacks"]] == ["tokens:input_tokens", "tokens:output_tokens"]
+    assert [f["item"] for f in summary["fallbacks"]] == [
+        "tokens:input_tokens",
+        "tokens:output_tokens",
+    ]
     assert all("ultrafast" in line["fallback"] for line in summary["lines"])
     done = cost_summary(session, images)
     assert done is not None and done["complete"] is True and done["fallbacks"] == []
 
-    r = api.get("/v1/usage", params={"group_by": "tool"}, headers={"Authorization": f"Bearer {key}"})
+    r = api.get(
+        "/v1/usage", params={"group_by": "tool"}, headers={"Authorization": f"Bearer {key}"}
+    )
     assert r.status_code == 200, r.text
     rows = {row["tool"]: row for row in r.json()["data"]}
     # before: tool_calls 0 for image_generation (its lines are token lines)
@@ -269,7 +274,11 @@ def test_usage_counts_image_calls_and_fallback_lines(
     csv_text = api.get(
         "/v1/usage", params={"format": "csv"}, headers={"Authorization": f"Bearer {key}"}
     ).text
-    assert csv_text.splitlines()[0].split(",")[:3] == ["cost_usd", "unpriced_lines", "fallback_lines"]
+    assert csv_text.splitlines()[0].split(",")[:3] == [
+        "cost_usd",
+        "unpriced_lines",
+        "fallback_lines",
+    ]
 
 
 def test_small_budget_is_shown_to_the_tenth_of_a_cent(
