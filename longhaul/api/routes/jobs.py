@@ -11,7 +11,7 @@ from longhaul.api.deps import SessionDep, TenantDep
 from longhaul.api.links import base_url
 from longhaul.core.costs.budgets import month_spend
 from longhaul.core.jobs import queries
-from longhaul.core.jobs.views import job_summary, job_view
+from longhaul.core.jobs.views import job_summary, job_view, load_extras
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -45,7 +45,10 @@ def list_jobs(
         metadata=metadata,
     )
     link = base_url(request)
-    return queries.page([job_summary(session, j, link) for j in jobs], has_more)
+    extras = load_extras(session, jobs, link)  # constant queries per page, not per row
+    return queries.page(
+        [job_summary(session, j, link, extras=extras[j.id]) for j in jobs], has_more
+    )
 
 
 @router.get("/{job_id}")

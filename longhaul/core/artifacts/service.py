@@ -247,29 +247,47 @@ def list_artifacts(session: Session, job_id: str) -> list[Artifact]:
 
 def artifact_summaries(session: Session, job: Job, base_url: str | None) -> list[dict[str, Any]]:
     """The ``artifacts`` list of job views and webhook payloads."""
+    return [artifact_summary(a, base_url) for a in list_artifacts(session, job.id)]
+
+
+def artifact_summaries_by_job(
+    session: Session, job_ids: list[str], base_url: str | None
+) -> dict[str, list[dict[str, Any]]]:
+    """``artifact_summaries`` for many jobs in one query (a page of ``GET /v1/jobs``)."""
+    found: dict[str, list[dict[str, Any]]] = {job_id: [] for job_id in job_ids}
+    if not job_ids:
+        return found
+    rows = session.scalars(
+        select(Artifact)
+        .where(Artifact.job_id.in_(job_ids))
+        .order_by(Artifact.output_index.asc().nulls_last(), Artifact.created_at, Artifact.id)
+    )
+    for a in rows:
+        found[a.job_id].append(artifact_summary(a, base_url))
+    return found
+
+
+def artifact_summary(a: Artifact, base_url: str | None) -> dict[str, Any]:
     base = (base_url or "").rstrip("/")
-    return [
-        {
-            "id": a.id,
-            "object": "longhaul.artifact",
-            "kind": a.kind,
-            "filename": a.filename,
-            "content_type": a.content_type,
-            "size": a.size,
-            "sha256": a.sha256,
-            "status": a.status,
-            "error": a.error,
-            "source": {**a.source, "key": a.source_key},
-            "output_index": a.output_index,
-            "item_id": a.item_id,
-            "created_at": int(a.created_at.timestamp()),
-            "expires_at": int(a.expires_at.timestamp()) if a.expires_at else None,
-            "download_url": f"{base}/v1/jobs/{job.id}/artifacts/{a.id}"
-            if a.status == "stored"
-            else None,
-        }
-        for a in list_artifacts(session, job.id)
-    ]
+    return {
+        "id": a.id,
+        "object": "longhaul.artifact",
+        "kind": a.kind,
+        "filename": a.filename,
+        "content_type": a.content_type,
+        "size": a.size,
+        "sha256": a.sha256,
+        "status": a.status,
+        "error": a.error,
+        "source": {**a.source, "key": a.source_key},
+        "output_index": a.output_index,
+        "item_id": a.item_id,
+        "created_at": int(a.created_at.timestamp()),
+        "expires_at": int(a.expires_at.timestamp()) if a.expires_at else None,
+        "download_url": f"{base}/v1/jobs/{a.job_id}/artifacts/{a.id}"
+        if a.status == "stored"
+        else None,
+    }
 
 
 def get_artifact(session: Session, *, tenant_id: str, job_id: str, artifact_id: str) -> Artifact:

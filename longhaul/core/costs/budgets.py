@@ -2,14 +2,19 @@
 
 Spend is the sum of priced ledger lines written this UTC calendar month (a job counts when it
 finishes; running jobs are not counted and are never stopped). Unpriced lines count as zero.
+The sum is kept in ``tenant_month_spend``, updated in the ledger's own transaction
+(``add_spend``), so a budget check or a job view reads one row however long the history.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from longhaul.core.auth import get_or_create_tenant
@@ -17,18 +22,37 @@ from longhaul.core.costs.money import dollars
 from longhaul.core.costs.usage import month_start
 from longhaul.core.errors import BudgetExceeded, InvalidInput
 from longhaul.core.models import Tenant
-from longhaul.core.models.costs import LedgerLine
+from longhaul.core.models.costs import TenantMonthSpend
 
 
 def month_spend(session: Session, tenant_id: str, *, now: datetime | None = None) -> Decimal:
-    """Priced spend of ``tenant_id`` since the start of the current UTC month."""
-    since = datetime.combine(month_start(now), time.min, UTC)
+    """Priced spend of ``tenant_id`` since the start of the current UTC month (one row)."""
     total = session.execute(
-        select(func.coalesce(func.sum(LedgerLine.amount), 0)).where(
-            LedgerLine.tenant_id == tenant_id, LedgerLine.created_at >= since
+        select(TenantMonthSpend.amount).where(
+            TenantMonthSpend.tenant_id == tenant_id, TenantMonthSpend.month == month_start(now)
         )
-    ).scalar_one()
+    ).scalar_one_or_none()
     return Decimal(total or 0)
+
+
+def add_spend(session: Session, lines: Iterable[tuple[str, datetime, Decimal | None]]) -> None:
+    """Add newly inserted ledger lines ``(tenant_id, created_at, amount)`` to the monthly rollup
+    (flush only: call it in the transaction that inserted them, with exactly those lines)."""
+    totals: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
+    for tenant_id, created_at, amount in lines:
+        if amount is not None:
+            totals[(tenant_id, month_start(created_at))] += amount
+    if not totals:
+        return
+    stmt = insert(TenantMonthSpend).values(
+        [{"tenant_id": t, "month": m, "amount": a} for (t, m), a in sorted(totals.items())]
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["tenant_id", "month"],
+            set_={"amount": TenantMonthSpend.amount + stmt.excluded.amount},
+        )
+    )
 
 
 def check_budget(session: Session, tenant: Tenant) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from longhaul.core.costs.budgets import add_spend
 from longhaul.core.models import Job
 from longhaul.core.models.costs import LedgerLine
 from longhaul.core.pricing import price_response
@@ -62,7 +63,12 @@ def write_ledger(session: Session, job: Job, response: dict[str, Any]) -> None:
     ]
     if rows:
         stmt = insert(LedgerLine).values(rows)
-        session.execute(stmt.on_conflict_do_nothing(index_elements=["job_id", "item"]))
+        stmt = stmt.on_conflict_do_nothing(index_elements=["job_id", "item"])
+        # The month-spend rollup moves in this transaction, by exactly the lines inserted.
+        inserted = session.execute(
+            stmt.returning(LedgerLine.tenant_id, LedgerLine.created_at, LedgerLine.amount)
+        )
+        add_spend(session, inserted.all())
     session.flush()
 
 
@@ -89,7 +95,11 @@ def cost_summary(session: Session, job: Job) -> dict[str, Any] | None:
     unpriced (the total then covers the priced lines only) or priced by a fallback (listed in
     ``fallbacks``, e.g. a service tier genai-prices does not model, priced at standard).
     """
-    lines = ledger_lines(session, job.id)
+    return summarize_lines(ledger_lines(session, job.id))
+
+
+def summarize_lines(lines: list[LedgerLine]) -> dict[str, Any] | None:
+    """``cost_summary`` of one job's lines (ordered by id), e.g. loaded for a page of jobs."""
     if not lines:
         return None
     total = Decimal(0)

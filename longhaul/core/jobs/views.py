@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from longhaul.core.artifacts.service import artifact_summaries
-from longhaul.core.costs.ledger import cost_summary
+from longhaul.core.artifacts.service import artifact_summaries_by_job
+from longhaul.core.costs.ledger import summarize_lines
 from longhaul.core.models import Job, ToolCall
+from longhaul.core.models.costs import LedgerLine
 
 RESPONSE_STATUS = {
     "queued": "queued",
@@ -24,8 +27,44 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def job_summary(session: Session, job: Job, base_url: str | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Extras:
+    """What a view shows beyond the job row: its cost and its archived files."""
+
+    cost: dict[str, Any] | None = None
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+
+
+NEW_JOB = Extras()  # a job just inserted has no ledger and no artifacts: nothing to read
+
+
+def load_extras(
+    session: Session, jobs: Sequence[Job], base_url: str | None = None
+) -> dict[str, Extras]:
+    """Costs and artifacts of any number of jobs in two queries (a page of ``GET /v1/jobs``)."""
+    ids = [job.id for job in jobs]
+    if not ids:
+        return {}
+    lines: dict[str, list[LedgerLine]] = {job_id: [] for job_id in ids}
+    for line in session.scalars(
+        select(LedgerLine)
+        .where(LedgerLine.job_id.in_(ids))
+        .order_by(LedgerLine.job_id, LedgerLine.id)
+    ):
+        lines[line.job_id].append(line)
+    artifacts = artifact_summaries_by_job(session, ids, base_url)
+    return {job_id: Extras(summarize_lines(lines[job_id]), artifacts[job_id]) for job_id in ids}
+
+
+def _extras(session: Session, job: Job, base_url: str | None, extras: Extras | None) -> Extras:
+    return extras if extras is not None else load_extras(session, [job], base_url)[job.id]
+
+
+def job_summary(
+    session: Session, job: Job, base_url: str | None = None, *, extras: Extras | None = None
+) -> dict[str, Any]:
     """The compact job: what webhooks carry and what job views start from."""
+    extras = _extras(session, job, base_url, extras)
     return {
         "id": job.id,
         "object": "longhaul.job",
@@ -39,8 +78,8 @@ def job_summary(session: Session, job: Job, base_url: str | None = None) -> dict
         "usage": job.usage,
         "error": job.error,
         "metadata": job.job_metadata or {},
-        "cost": cost_summary(session, job),
-        "artifacts": artifact_summaries(session, job, base_url),
+        "cost": extras.cost,
+        "artifacts": extras.artifacts,
     }
 
 
@@ -71,9 +110,13 @@ def job_view(session: Session, job: Job, base_url: str | None = None) -> dict[st
     }
 
 
-def response_view(session: Session, job: Job, base_url: str | None = None) -> dict[str, Any]:
+def response_view(
+    session: Session, job: Job, base_url: str | None = None, *, extras: Extras | None = None
+) -> dict[str, Any]:
     """``GET /v1/responses/{id}``: a Response object with Longhaul's id. Live status while
-    running; the upstream's final object once done; plus a ``longhaul`` extension."""
+    running; the upstream's final object once done; plus a ``longhaul`` extension. ``extras``
+    given (e.g. ``NEW_JOB``) spares the two reads."""
+    extras = _extras(session, job, base_url, extras)
     request = job.request_body
     final = job.status not in RESPONSE_STATUS and job.response_body
     if final:
@@ -113,7 +156,7 @@ def response_view(session: Session, job: Job, base_url: str | None = None) -> di
         "upstream_response_id": job.upstream_response_id,
         "upstream_status": job.upstream_status,
         "possibly_duplicated": job.possibly_duplicated,
-        "cost": cost_summary(session, job),
-        "artifacts": artifact_summaries(session, job, base_url),
+        "cost": extras.cost,
+        "artifacts": extras.artifacts,
     }
     return body

@@ -54,3 +54,16 @@ class LedgerLine(Base):
     priced_at: Mapped[datetime]  # the request time the prices were looked up for
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TenantMonthSpend(Base):
+    """Priced spend per tenant and UTC calendar month, kept in step with ``ledger_lines`` in
+    the ledger's own transaction, so budget checks and job views read one row."""
+
+    __tablename__ = "tenant_month_spend"
+
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # first day of the month
+    amount: Mapped[Decimal] = mapped_column(Numeric(20, 9), default=0)

@@ -30,6 +30,13 @@ class Job(Timestamped, Base):
         UniqueConstraint("tenant_id", "idempotency_key"),
         Index("ix_jobs_due", "next_poll_at", postgresql_where=text("next_poll_at IS NOT NULL")),
         Index("ix_jobs_tenant_created", "tenant_id", "created_at"),
+        # metadata filters are containment queries (``metadata @> '{"k": "v"}'``)
+        Index(
+            "ix_jobs_metadata",
+            "metadata",
+            postgresql_using="gin",
+            postgresql_ops={"metadata": "jsonb_path_ops"},
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
