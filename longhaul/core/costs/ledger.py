@@ -12,14 +12,15 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from longhaul.core.costs.budgets import add_spend
-from longhaul.core.models import Job
+from longhaul.core.models import Job, ToolCall
 from longhaul.core.models.costs import LedgerLine
 from longhaul.core.pricing import price_response
+from longhaul.core.pricing.attribution import Attribution, attribute, call_times
 
 CURRENCY = "USD"
 
@@ -36,6 +37,7 @@ def write_ledger(session: Session, job: Job, response: dict[str, Any]) -> None:
         requested_at=job.created_at,
         completion_window=job.completion_window,
     )
+    split = attribute(priced.lines, response.get("output") or [])
     rows = [
         {
             "job_id": job.id,
@@ -57,7 +59,11 @@ def write_ledger(session: Session, job: Job, response: dict[str, Any]) -> None:
             "price_source": line.price_source,
             "effective_from": line.effective_from,
             "priced_at": job.created_at,
-            "details": {**line.details, **({"notes": priced.notes} if priced.notes else {})},
+            "details": {
+                **line.details,
+                **({"notes": priced.notes} if priced.notes else {}),
+                **({"unattributed": True} if line.item in split.unattributed else {}),
+            },
         }
         for line in priced.lines
     ]
@@ -69,7 +75,49 @@ def write_ledger(session: Session, job: Job, response: dict[str, Any]) -> None:
             stmt.returning(LedgerLine.tenant_id, LedgerLine.created_at, LedgerLine.amount)
         )
         add_spend(session, inserted.all())
+    _record_call_costs(session, job.id, response.get("output") or [], split)
     session.flush()
+
+
+def _record_call_costs(
+    session: Session, job_id: str, output: list[Any], split: Attribution
+) -> None:
+    """Each tool call's share and timing onto its ``tool_calls`` row (finalize inserted the rows
+    just before, in this transaction)."""
+    params = []
+    for index, item in enumerate(output):
+        if not isinstance(item, dict):
+            continue
+        call = split.calls.get(index)
+        started, ended = call_times(item)
+        if call is None and started is None and ended is None:
+            continue
+        params.append(
+            {
+                "j": job_id,
+                "i": index,
+                "cost": call.amount if call else None,
+                "cost_details": (
+                    {k: None if v is None else _money(v) for k, v in call.shares.items()}
+                    if call
+                    else None
+                ),
+                "started_at": started,
+                "ended_at": ended,
+            }
+        )
+    if params:
+        stmt = (
+            update(ToolCall)
+            .where(ToolCall.job_id == bindparam("j"), ToolCall.output_index == bindparam("i"))
+            .values(
+                cost=bindparam("cost"),
+                cost_details=bindparam("cost_details"),
+                started_at=bindparam("started_at"),
+                ended_at=bindparam("ended_at"),
+            )
+        )
+        session.connection().execute(stmt, params)
 
 
 def ledger_lines(session: Session, job_id: str) -> list[LedgerLine]:
@@ -130,7 +178,19 @@ def summarize_lines(lines: list[LedgerLine]) -> dict[str, Any] | None:
         "by_tool": {k: _money(v) for k, v in by_tool.items()},
         "unpriced": unpriced,
         "fallbacks": fallbacks,
+        # tool lines no output item stands for: their amount is in no tool call's cost
+        "unattributed": [line.item for line in lines if (line.details or {}).get("unattributed")],
         "lines": [_line_view(line) for line in lines],
+    }
+
+
+def call_cost(call: ToolCall) -> dict[str, Any]:
+    """A tool call's share of the ledger and its timing, for the job view."""
+    return {
+        "cost": None if call.cost is None else _money(call.cost),
+        "cost_details": call.cost_details,
+        "started_at": call.started_at.isoformat() if call.started_at else None,
+        "ended_at": call.ended_at.isoformat() if call.ended_at else None,
     }
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from longhaul.core.artifacts.service import artifact_summaries_by_job
-from longhaul.core.costs.ledger import summarize_lines
+from longhaul.core.costs.ledger import call_cost, summarize_lines
 from longhaul.core.models import Job, ToolCall
 from longhaul.core.models.costs import LedgerLine
 
@@ -104,7 +104,13 @@ def job_view(session: Session, job: Job, base_url: str | None = None) -> dict[st
         "updated_at": _iso(job.updated_at),
         "state_history": job.state_history,
         "tool_calls": [
-            {"output_index": c.output_index, "id": c.item_id, "type": c.type, "status": c.status}
+            {
+                "output_index": c.output_index,
+                "id": c.item_id,
+                "type": c.type,
+                "status": c.status,
+                **call_cost(c),
+            }
             for c in calls
         ],
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -10,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -91,3 +93,8 @@ class ToolCall(Timestamped, Base):
     type: Mapped[str] = mapped_column(String(64))
     status: Mapped[str | None] = mapped_column(String(32))
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # Its share of the job's ledger (core/pricing/attribution.py): USD, and per ledger item.
+    cost: Mapped[Decimal | None] = mapped_column(Numeric(20, 9))
+    cost_details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    started_at: Mapped[datetime | None]  # only where the response tells it
+    ended_at: Mapped[datetime | None]
