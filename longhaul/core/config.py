@@ -82,6 +82,9 @@ class Settings(BaseSettings):
 
     # Costs
     prices_file: Path | None = Field(None, description="Overrides for model prices and tool fees.")
+    budget_alert_fractions: Annotated[tuple[float, ...], NoDecode] = Field(
+        (0.5, 0.8, 1.0), description="Budget fractions that send `budget.threshold_reached`."
+    )
 
     # Webhooks
     webhook_schedule_seconds: Annotated[tuple[float, ...], NoDecode] = Field(
@@ -98,7 +101,9 @@ class Settings(BaseSettings):
     flower_port: int = Field(5555, description="Flower port.")
     flower_basic_auth: str = Field("admin:longhaul", description="Flower user:password.")
 
-    @field_validator("webhook_schedule_seconds", "webhook_allow_hosts", mode="before")
+    @field_validator(
+        "webhook_schedule_seconds", "webhook_allow_hosts", "budget_alert_fractions", mode="before"
+    )
     @classmethod
     def _list(cls, value: object) -> object:
         """Lists from the environment: JSON (``["a","b"]``) or comma-separated (``a,b``)."""
@@ -108,6 +113,13 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @field_validator("budget_alert_fractions")
+    @classmethod
+    def _fractions(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0 < f < 100 for f in value):
+            raise ValueError("budget alert fractions must be > 0 (1 = the whole budget)")
+        return tuple(sorted(set(value)))
 
     @field_validator("database_url")
     @classmethod

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from longhaul.core.costs.alerts import check_budget_alerts
 from longhaul.core.costs.budgets import add_spend
 from longhaul.core.models import Job, ToolCall
 from longhaul.core.models.costs import LedgerLine
@@ -75,6 +76,7 @@ def write_ledger(session: Session, job: Job, response: dict[str, Any]) -> None:
             stmt.returning(LedgerLine.tenant_id, LedgerLine.created_at, LedgerLine.amount)
         )
         add_spend(session, inserted.all())
+        check_budget_alerts(session, job)  # reads the rollup just moved (its row is locked)
     _record_call_costs(session, job.id, response.get("output") or [], split)
     session.flush()
 

@@ -67,3 +67,23 @@ class TenantMonthSpend(Base):
     )
     month: Mapped[date] = mapped_column(Date, primary_key=True)  # first day of the month
     amount: Mapped[Decimal] = mapped_column(Numeric(20, 9), default=0)
+
+
+class BudgetAlert(Base):
+    """A budget threshold reached by a tenant in a UTC month: at most one row (and so one
+    ``budget.threshold_reached`` event) per tenant, month and threshold."""
+
+    __tablename__ = "budget_alerts"
+    __table_args__ = (UniqueConstraint("tenant_id", "month", "threshold"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    month: Mapped[date] = mapped_column(Date)  # first day of the month
+    threshold: Mapped[Decimal] = mapped_column(Numeric(8, 4))  # fraction of the budget
+    budget_usd: Mapped[Decimal] = mapped_column(Numeric(18, 6))
+    spent_usd: Mapped[Decimal] = mapped_column(Numeric(20, 9))
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    event_id: Mapped[str | None] = mapped_column(
+        ForeignKey("webhook_events.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -12,10 +12,10 @@ from longhaul.core.errors import InvalidInput, NotFound
 from longhaul.core.ids import new_id
 from longhaul.core.models import utcnow
 from longhaul.core.models.webhooks import WebhookEndpoint
-from longhaul.core.webhooks.outbox import EVENT_TYPES
+from longhaul.core.webhooks.outbox import BUDGET_THRESHOLD_REACHED, EVENT_TYPES
 from longhaul.core.webhooks.ssrf import validate_url
 
-ALL_TYPES = tuple(EVENT_TYPES.values())
+ALL_TYPES = (*EVENT_TYPES.values(), BUDGET_THRESHOLD_REACHED)
 
 
 def create_endpoint(

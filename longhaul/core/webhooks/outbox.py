@@ -32,6 +32,9 @@ EVENT_TYPES = {
     "cancelled": "response.cancelled",
     "incomplete": "response.incomplete",
 }
+# A tenant's monthly spend reached a budget fraction (core/costs/alerts.py); tied to the job
+# whose cost crossed it, delivered to subscribed tenant endpoints only.
+BUDGET_THRESHOLD_REACHED = "budget.threshold_reached"
 
 
 def _json_default(value: Any) -> Any:
@@ -81,10 +84,10 @@ def record_final_event(session: Session, job: Job) -> None:
 
 
 def add_deliveries(session: Session, event: WebhookEvent, job: Job, now: datetime) -> None:
-    """One pending delivery per target not yet targeted: the job's URL and every enabled tenant
-    endpoint subscribed to the event's type."""
+    """One pending delivery per target not yet targeted: the job's URL (job events only) and
+    every enabled tenant endpoint subscribed to the event's type."""
     targets: list[tuple[str | None, str]] = []
-    if job.webhook_url:
+    if job.webhook_url and event.type != BUDGET_THRESHOLD_REACHED:
         targets.append((None, job.webhook_url))
     endpoints = session.execute(
         select(WebhookEndpoint).where(

@@ -42,7 +42,7 @@ def test_endpoint_crud_and_validation(client: TestClient, session: Session, tena
     endpoint = made.json()
     assert endpoint["event_types"] == ["response.failed"] and endpoint["status"] == "enabled"
     every = client.post("/v1/webhook_endpoints", json={"url": "https://e.com/2"}, headers=h).json()
-    assert len(every["event_types"]) == 4
+    assert len(every["event_types"]) == 5  # four job events and budget.threshold_reached
     listed = client.get("/v1/webhook_endpoints", headers=h).json()["data"]
     assert [e["id"] for e in listed] == [endpoint["id"], every["id"]]
 
