@@ -26,4 +26,5 @@ def create_app() -> FastAPI:
         module = importlib.import_module(f"longhaul.api.routes.{name}")
         if getattr(module, "router", None) is not None:
             app.include_router(module.router)
+    app.include_router(importlib.import_module("longhaul.api.ui").router)  # the viewer, /ui
     return app

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         None, description="External base URL of the API, for links in webhooks (default: request)."
     )
+    ui_session_seconds: int = Field(
+        12 * 3600, description="Lifetime of a viewer (`/ui`) sign-in session."
+    )
 
     # Broker / Celery
     visibility_timeout: int = Field(3600, description="Redis visibility timeout (s), everywhere.")
