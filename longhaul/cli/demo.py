@@ -86,7 +86,9 @@ def _demo(args: argparse.Namespace) -> int:
     info: dict[str, Any] = state["info"]
     receiver = WebhookReceiver().start()
     try:
-        return run_demo(info, receiver, timeout=args.timeout)
+        code = run_demo(info, receiver, timeout=args.timeout)
+        _print_viewer(info, keep=args.keep or not started)
+        return code
     except KeyboardInterrupt:
         print("\ninterrupted")
         return 130
@@ -137,6 +139,16 @@ def run_demo(info: dict[str, Any], receiver: WebhookReceiver, *, timeout: float)
         f"queue lengths. Metrics: {info['metrics']}"
     )
     return 0 if all(v["status"] == "completed" for v in views.values()) else 1
+
+
+def _print_viewer(info: dict[str, Any], *, keep: bool) -> None:
+    from longhaul.cli.stack import viewer_url
+
+    url = viewer_url(info)
+    print(f"\nViewer: {url}/jobs  (sign in with the API key {info['api_key']})")
+    if not keep:
+        print("  This run stops the stack now: `longhaul demo --keep` (or `longhaul up`) keeps it "
+              "running so you can open the jobs in the viewer.")
 
 
 def _follow(api: str, key: str, jobs: dict[str, str], *, timeout: float) -> dict[str, Any]:

@@ -232,6 +232,7 @@ def _start(
         "redis": redis_kind,
         "redis_url": redis_url,
         "metrics": f"{api_root}/metrics",
+        "viewer": f"{api_root}/ui",
         "data_dir": str(data_dir),
         "logs": str(logs),
         "pid": os.getpid(),

@@ -102,6 +102,11 @@ def up_detached(data_dir: Path, *, timeout: float, announce: bool = True) -> int
     return 1
 
 
+def viewer_url(info: dict[str, Any]) -> str:
+    """The job viewer (``/ui``) of a running stack."""
+    return str(info.get("viewer") or info["api"].removesuffix("/v1") + "/ui")
+
+
 def print_ready(info: dict[str, Any]) -> None:
     """A human summary, then the machine-readable line (always the last one)."""
     user, _, password = str(info.get("flower_auth", "")).partition(":")
@@ -109,6 +114,7 @@ def print_ready(info: dict[str, Any]) -> None:
     rows = [
         ("API", f"{info['api']}   (OpenAI SDK base_url)"),
         ("API key", info["api_key"]),
+        ("Viewer", f"{viewer_url(info)}   (sign in with the API key)"),
         ("Flower", f"{info['flower']}   (user {user!r}, password {password!r}; read-only)"),
         ("Metrics", info["metrics"]),
         ("Upstream", upstream),

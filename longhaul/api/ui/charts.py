@@ -8,7 +8,7 @@ from typing import Any
 
 from longhaul.api.ui import render
 
-PALETTE = 8  # series colours c0..c7 in app.css
+PALETTE = 8  # series colours sc0..sc7 in app.css
 WIDTH, HEIGHT, PAD = 640, 180, 24
 
 
