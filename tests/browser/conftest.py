@@ -13,6 +13,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import openai
@@ -92,11 +93,14 @@ def browser(chromium_path: str) -> Iterator[Any]:
 def demo(database_url: str, redis_url: str) -> Iterator[Demo]:
     """The stack with the demo's kinds of jobs, all finished, each with a webhook delivery."""
     from longhaul.core.auth import create_api_key
+    from longhaul.core.costs.budgets import set_budget
     from longhaul.core.db import session_scope
 
+    name = f"viewer-{uuid.uuid4().hex[:8]}"
     with session_scope(database_url) as session:
-        key = create_api_key(session, tenant_name=f"viewer-{uuid.uuid4().hex[:8]}")
+        key = create_api_key(session, tenant_name=name)
         other = create_api_key(session, tenant_name=f"viewer-other-{uuid.uuid4().hex[:8]}")
+        set_budget(session, tenant_name=name, usd=Decimal("1"))  # the usage page's gauge
     own_redis = redis_url.rsplit("/", 1)[0] + "/7"  # apart from other stacks' queues
     with (
         start_simulator(queued_seconds=0.2, run_seconds=1.0) as sim,

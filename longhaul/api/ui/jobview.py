@@ -213,6 +213,12 @@ def job_page(session: Session, job: Job, link: str) -> dict[str, Any]:
     body = job.response_body or {}
     output = body.get("output") if isinstance(body.get("output"), list) else []
     sections = output_sections(output, artifacts)
+    calls = {c.get("output_index"): c for c in view.get("tool_calls") or []}
+    for tool in sections["tools"]:  # each call's share of the ledger and its timing
+        call = calls.get(tool["index"]) or {}
+        tool["cost"] = call.get("cost")
+        start, end = _parse(call.get("started_at")), _parse(call.get("ended_at"))
+        tool["took"] = render.duration(start, end) if start and end else None
     raw = {**view, "response": body or None}
     return {
         "job": job,
