@@ -1,7 +1,8 @@
 """Real PostgreSQL and Redis for the tests.
 
 From ``LONGHAUL_TEST_DATABASE_URL`` / ``LONGHAUL_TEST_REDIS_URL`` when set (CI here: the services
-on loopback); otherwise started by the test run itself (embedded PostgreSQL; ``redis-server``).
+on loopback); otherwise started by the test run itself (embedded PostgreSQL; ``redis-server``, else fakeredis'
+TCP server in a child process).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -97,15 +99,18 @@ def redis_server(*, require_real: bool = False) -> Iterator[str]:
             "this test needs a real redis-server: set LONGHAUL_TEST_REDIS_URL or put "
             "redis-server on PATH (e.g. apt-get install redis-server)"
         )
-    from fakeredis import TcpFakeServer
-
+    # fakeredis' TCP server in a process of its own: as a thread of the test process it would
+    # share the GIL with the test's own HTTP calls and the in-process simulator, and the broker
+    # (every worker's every message) would crawl.
     port = free_port()
-    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
-    import threading
-
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    code = (
+        "import sys; from fakeredis import TcpFakeServer; "
+        "TcpFakeServer(('127.0.0.1', int(sys.argv[1])), server_type='redis').serve_forever()"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(port)], stdout=subprocess.DEVNULL)
     try:
+        wait_for_port("127.0.0.1", port)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        server.shutdown()
+        proc.terminate()
+        proc.wait(10)

@@ -142,6 +142,17 @@ def base_env(database_url: str, redis_url: str, simulator_url: str) -> dict[str,
     return env
 
 
+def worker_answers(redis_url: str) -> bool:
+    """A worker replies to a Celery ping on this broker."""
+    from celery import Celery
+
+    app = Celery(broker=redis_url)
+    try:
+        return bool(app.control.ping(timeout=1.0))
+    finally:
+        app.close()
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):  # type: ignore[no-untyped-def]
     """Poll ``predicate`` until it returns a truthy value (bounded by ``timeout``)."""
     deadline = time.monotonic() + timeout
@@ -170,6 +181,9 @@ def running_stack(
             st.start_api()
             st.start_worker()
             st.start("beat", "beat")
+            # Jobs created before a worker listens sit in the queue until the sweep takes them
+            # over; tests start from a stack that works, as `longhaul up` reports one.
+            wait_for(lambda: worker_answers(redis_url), 90, interval=0.5, what="a worker")
             yield st
         except BaseException:
             print(st.logs())
