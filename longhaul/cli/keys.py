@@ -1,8 +1,11 @@
-"""`longhaul keys create --tenant NAME`: make a tenant (if new) and print a new API key once."""
+"""`longhaul keys create|list|revoke`: API keys per tenant (only a key's prefix is ever shown
+again after `create` prints it once)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -13,6 +16,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--name", default=None, help="a label for the key")
     p.set_defaults(func=_create)
 
+    p = ksub.add_parser("list", help="list keys (id, tenant, prefix, label, dates)")
+    p.add_argument("--tenant", default=None, help="only this tenant's keys")
+    p.add_argument("--all", action="store_true", help="include revoked keys")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=_list)
+
+    p = ksub.add_parser("revoke", help="revoke a key by id (key_…) or by its prefix (lh_sk_…)")
+    p.add_argument("key", help="key id or the key's first 12 characters (or the whole key)")
+    p.set_defaults(func=_revoke)
+
 
 def _create(args: argparse.Namespace) -> int:
     from longhaul.core.auth import create_api_key
@@ -21,4 +34,43 @@ def _create(args: argparse.Namespace) -> int:
     with session_scope() as session:
         key = create_api_key(session, tenant_name=args.tenant, name=args.name)
     print(key)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from longhaul.core.db import session_scope
+    from longhaul.core.keys import list_keys
+
+    with session_scope() as session:
+        keys = list_keys(session, tenant_name=args.tenant, include_revoked=args.all)
+    if args.json:
+        for k in keys:
+            revoked = k.revoked_at.isoformat() if k.revoked_at else None
+            print(json.dumps({**k.__dict__, "created_at": k.created_at.isoformat(),
+                              "revoked_at": revoked}))  # fmt: skip
+        return 0
+    if not keys:
+        print("no keys" + (f" for tenant {args.tenant!r}" if args.tenant else ""))
+        return 0
+    rows = [("ID", "TENANT", "PREFIX", "NAME", "CREATED", "REVOKED")]
+    for k in keys:
+        revoked = f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else ""
+        rows.append((k.id, k.tenant, k.prefix + "…", k.name or "", f"{k.created_at:%Y-%m-%d %H:%M}",
+                     revoked))  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    from longhaul.core.db import session_scope
+    from longhaul.core.keys import revoke_key
+
+    with session_scope() as session:
+        info = revoke_key(session, args.key)
+    if info is None:
+        print(f"longhaul: no single key matches {args.key[:12]!r}", file=sys.stderr)
+        return 1
+    print(f"revoked {info.id} ({info.prefix}…, tenant {info.tenant})")
     return 0

@@ -158,6 +158,9 @@ def _start(
     if not _explicit("webhook_allow_hosts"):  # lets the demo's receiver on loopback get webhooks
         env["LONGHAUL_WEBHOOK_ALLOW_HOSTS"] = json.dumps(list(LOOPBACK_CIDRS))
 
+    _check_dependencies(db_url, redis_url, env.get("LONGHAUL_STORAGE_URL"))
+    progress("PostgreSQL, Redis and artifact storage answer")
+
     api_fixed, flower_fixed = _explicit("api_port"), _explicit("flower_port")  # before env changes
     api_port = _port("api_port", settings.api_port)
     flower_port = _port("flower_port", settings.flower_port)
@@ -233,10 +236,24 @@ def _start(
         "redis_url": redis_url,
         "metrics": f"{api_root}/metrics",
         "viewer": f"{api_root}/ui",
+        "storage_url": os.environ.get("LONGHAUL_STORAGE_URL", settings.storage_url),
         "data_dir": str(data_dir),
         "logs": str(logs),
         "pid": os.getpid(),
     }
+
+
+def _check_dependencies(db_url: str, redis_url: str, storage_url: str | None) -> None:
+    """Before anything is started on them: a wrong setting ends here, in one line."""
+    from longhaul.core import checks
+    from longhaul.core.config import get_settings
+
+    checks.check_database(db_url)
+    checks.check_redis(redis_url)
+    settings = get_settings()
+    if storage_url:
+        settings = settings.model_copy(update={"storage_url": storage_url})
+    checks.check_storage(settings)
 
 
 class _HttpChild:

@@ -14,12 +14,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--port", type=int)
     p.set_defaults(func=_api)
 
-    p = sub.add_parser("worker", help="run a Celery worker")
+    p = sub.add_parser(
+        "worker",
+        help="run a Celery worker (other options go to Celery: `celery worker --help`)",
+        epilog="Any other option is passed to Celery's worker as is, e.g. --autoscale=8,2 "
+        "--max-tasks-per-child=100 --loglevel=DEBUG.",
+    )
     p.add_argument("--concurrency", type=int)
     p.add_argument("--queues", default="submit,poll,finalize,maintenance,webhooks")
     p.add_argument("--pool", default="prefork")
     p.add_argument("--hostname", default=None)
-    p.set_defaults(func=_worker)
+    p.set_defaults(func=_worker, passthrough=True)
 
     p = sub.add_parser("beat", help="run the periodic scheduler (one per deployment; RedBeat lock)")
     p.set_defaults(func=_beat)
@@ -30,10 +35,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=_flower)
 
     p = sub.add_parser(
-        "simulator", help="run the bundled Responses API simulator (its flags: --help)",
+        "simulator",
+        help="run the bundled Responses API simulator (its flags: --help)",
         add_help=False,
     )
     p.set_defaults(func=_simulator, passthrough=True)
+
+
+def _checked(*names: str) -> None:
+    """Fail fast, in one line, when a dependency is unreachable or misconfigured."""
+    from longhaul.core.checks import run_checks
+
+    run_checks(names)
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -51,6 +64,7 @@ def _api(args: argparse.Namespace) -> int:
     from longhaul.core.config import get_settings
 
     settings = get_settings()
+    _checked("database", "redis", "storage")
     uvicorn.run(
         "longhaul.api.app:create_app",
         factory=True,
@@ -66,6 +80,7 @@ def _worker(args: argparse.Namespace) -> int:
     from longhaul.core.config import get_settings
     from longhaul.worker.app import app
 
+    _checked("database", "redis", "storage")
     argv = [
         "worker",
         "--loglevel=INFO",
@@ -76,7 +91,7 @@ def _worker(args: argparse.Namespace) -> int:
     ]
     if args.hostname:
         argv.append(f"--hostname={args.hostname}")
-    app.worker_main(argv)
+    app.worker_main([*argv, *(a for a in args.extra if a != "--")])
     return 0
 
 
@@ -89,6 +104,7 @@ def _beat(args: argparse.Namespace) -> int:
 
     from longhaul.worker.app import app
 
+    _checked("redis")
     while True:
         try:
             app.start(["beat", "--loglevel=INFO", "--scheduler=redbeat.RedBeatScheduler"])
@@ -111,6 +127,7 @@ def _flower(args: argparse.Namespace) -> int:
     from longhaul.worker.app import app
 
     settings = get_settings()
+    _checked("redis")
     app.start(
         [
             "flower",

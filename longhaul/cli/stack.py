@@ -92,8 +92,13 @@ def up_detached(data_dir: Path, *, timeout: float, announce: bool = True) -> int
                 print_ready(state["info"])
             return 0
         if proc.poll() is not None:
+            tail = _tail(log)
+            last = tail.splitlines()[-1] if tail else ""
+            if last.startswith("longhaul up: "):  # a one-line reason (e.g. a wrong setting)
+                print(f"{last} (full log: {log})", file=sys.stderr)
+                return 1
             print(f"longhaul up: the stack did not start; {log} ends with:", file=sys.stderr)
-            print(_tail(log), file=sys.stderr)
+            print(tail, file=sys.stderr)
             return 1
         time.sleep(0.2)
     print(f"longhaul up: not healthy within {timeout:.0f}s; stopping (see {log})", file=sys.stderr)

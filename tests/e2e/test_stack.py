@@ -27,8 +27,12 @@ from longhaul.cli.process import ProcessRecord, children_of, group_members, read
 pytestmark = pytest.mark.e2e
 
 
-def longhaul(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def longhaul(
+    *args: str, cwd: Path, timeout: float = 240, data_dir: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LONGHAUL_")}
+    if data_dir is not None:  # as a user who set LONGHAUL_DATA_DIR (or ran `up` in this folder)
+        env["LONGHAUL_DATA_DIR"] = str(data_dir)
     return subprocess.run(
         [sys.executable, "-m", "longhaul.cli.main", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False,
@@ -73,6 +77,44 @@ def test_a_job_from_the_official_sdk_completes(up: tuple[dict[str, Any], Path]) 
         job = client.responses.retrieve(job.id)
     assert job.status == "completed"
     assert "Say hello" in job.output_text
+
+
+def test_admin_commands_find_the_running_stack(up: tuple[dict[str, Any], Path]) -> None:
+    """`keys` reaches the embedded PostgreSQL through stack.json, with nothing configured."""
+    _, data_dir = up
+    created = longhaul("keys", "create", "--tenant", "ops-cli", cwd=data_dir, data_dir=data_dir)
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    listed = longhaul("keys", "list", "--tenant", "ops-cli", "--json", cwd=data_dir,
+                      data_dir=data_dir)  # fmt: skip
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [r["prefix"] for r in rows] == [key[:12]]
+    revoked = longhaul("keys", "revoke", key[:12], cwd=data_dir, data_dir=data_dir)
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout, revoked.stderr
+    info, _ = up
+    client = openai.OpenAI(base_url=info["api"], api_key=key, max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        client.responses.create(model="gpt-5", input="x", background=True)
+
+
+def test_jobs_cli_submits_watches_and_shows(up: tuple[dict[str, Any], Path]) -> None:
+    _, data_dir = up
+    run = longhaul("jobs", "submit", "Say hello from the CLI", "--watch", "--json",
+                   cwd=data_dir, data_dir=data_dir)  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    view = json.loads(run.stdout.strip().splitlines()[-1])
+    assert view["status"] == "completed" and "Say hello from the CLI" in view["output_text"]
+    listed = longhaul("jobs", "list", "--json", cwd=data_dir, data_dir=data_dir)
+    assert view["id"] in [j["id"] for j in json.loads(listed.stdout)["data"]]
+    shown = longhaul("jobs", "show", view["id"], cwd=data_dir, data_dir=data_dir)
+    assert shown.returncode == 0
+    assert shown.stdout.startswith(f"{view['id']}  completed") and "output:" in shown.stdout
+
+
+def test_readyz_checks_storage_too(up: tuple[dict[str, Any], Path]) -> None:
+    info, _ = up
+    with urllib.request.urlopen(info["api"].removesuffix("/v1") + "/readyz", timeout=10) as r:
+        assert json.load(r)["checks"] == {"database": "ok", "redis": "ok", "storage": "ok"}
 
 
 def test_flower_is_read_only_behind_basic_auth(up: tuple[dict[str, Any], Path]) -> None:

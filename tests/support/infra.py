@@ -1,8 +1,8 @@
 """Real PostgreSQL and Redis for the tests.
 
 From ``LONGHAUL_TEST_DATABASE_URL`` / ``LONGHAUL_TEST_REDIS_URL`` when set (CI here: the services
-on loopback); otherwise started by the test run itself (embedded PostgreSQL; ``redis-server``, else fakeredis'
-TCP server in a child process).
+on loopback); otherwise started by the test run itself (embedded PostgreSQL; ``redis-server``,
+else fakeredis' TCP server in a child process).
 """
 
 from __future__ import annotations

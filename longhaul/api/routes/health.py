@@ -1,4 +1,4 @@
-"""Operations: liveness, readiness (PostgreSQL and Redis), Prometheus metrics."""
+"""Operations: liveness, readiness (PostgreSQL, Redis, artifact storage), Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -50,11 +50,35 @@ def readyz() -> JSONResponse:
         checks["redis"] = "ok"
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
+    checks["storage"] = _storage_check()
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks},
         status_code=200 if ready else 503,
     )
+
+
+_storage_seen: dict[str, float | str] = {}
+STORAGE_CHECK_TTL = 30.0
+
+
+def _storage_check() -> str:
+    """Bucket (or folder) reachable with our credentials; remembered for 30 s so frequent
+    probes do not become a stream of S3 requests."""
+    import time
+
+    from longhaul.core.checks import SettingError, check_storage
+
+    now = time.monotonic()
+    if now - float(_storage_seen.get("at", -STORAGE_CHECK_TTL)) < STORAGE_CHECK_TTL:
+        return str(_storage_seen["result"])
+    try:
+        check_storage(write=False)
+        result = "ok"
+    except SettingError as exc:
+        result = f"error: {exc}"
+    _storage_seen.update(at=now, result=result)
+    return result
 
 
 @router.get("/metrics")
