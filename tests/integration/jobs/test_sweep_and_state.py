@@ -15,7 +15,8 @@ from tests.support.factories import add_job
 
 
 def make_job(session: Session, tenant: Any, status: str = "in_progress", **kw: Any) -> Job:
-    due = {"next_poll_at": utcnow() - timedelta(seconds=1), **kw}
+    # Due long ago, so these sort before any due job other tests left in the session's database.
+    due = {"next_poll_at": utcnow() - timedelta(days=3650), **kw}
     return add_job(session, tenant.id, status=status, **due)
 
 
