@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from longhaul.api.ui import render
-from longhaul.core.artifacts.service import artifact_summaries
 from longhaul.core.jobs.views import job_view
 from longhaul.core.models import ACTIVE, Job
 from longhaul.core.webhooks.views import job_deliveries
 
+HIGHLIGHT_CHARS = 6_000  # code highlighted per page; past it code is shown plain (Pygments is slow)
 PREVIEW_TYPES = ("text/", "application/json", "application/csv")
 INLINE_IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 TOOL_LABELS = {
@@ -57,6 +57,7 @@ def output_sections(
     reasoning: list[Any] = []
     messages: list[dict[str, Any]] = []
     tools: list[dict[str, Any]] = []
+    budget = [HIGHLIGHT_CHARS]
     for index, item in enumerate(output):
         if not isinstance(item, dict):
             continue
@@ -79,12 +80,12 @@ def output_sections(
                 elif part.get("type") == "refusal":
                     messages.append({"refusal": str(part.get("refusal") or ""), "citations": []})
         else:
-            tools.append(_tool(index, kind, item, by_item.get(str(item.get("id")), [])))
+            tools.append(_tool(index, kind, item, by_item.get(str(item.get("id")), []), budget))
     return {"reasoning": reasoning, "messages": messages, "tools": tools}
 
 
 def _tool(
-    index: int, kind: str, item: dict[str, Any], files: list[dict[str, Any]]
+    index: int, kind: str, item: dict[str, Any], files: list[dict[str, Any]], budget: list[int]
 ) -> dict[str, Any]:
     view: dict[str, Any] = {
         "index": index,
@@ -93,7 +94,6 @@ def _tool(
         "id": item.get("id"),
         "status": item.get("status"),
         "files": files,
-        "raw": render.pretty_json(item),
     }
     if kind == "web_search_call":
         action = item.get("action") or {}
@@ -110,7 +110,9 @@ def _tool(
         view["queries"] = [str(q) for q in item.get("queries") or []]
         view["results"] = [r for r in item.get("results") or [] if isinstance(r, dict)]
     elif kind == "code_interpreter_call":
-        view["code"] = render.code(str(item.get("code") or ""), "python")
+        source = str(item.get("code") or "")
+        budget[0] -= len(source)
+        view["code"] = render.code(source, "python", plain=budget[0] < 0)
         view["logs"] = [
             str(o.get("logs"))
             for o in item.get("outputs") or []
@@ -138,6 +140,8 @@ def _tool(
         view["tool_names"] = [
             str(t.get("name")) for t in item.get("tools") or [] if isinstance(t, dict)
         ]
+    else:  # a type without its own drawing: its JSON
+        view["raw"] = render.pretty_json(item)
     return view
 
 
@@ -203,7 +207,7 @@ def cost_chart(cost: dict[str, Any] | None) -> list[dict[str, Any]]:
 def job_page(session: Session, job: Job, link: str) -> dict[str, Any]:
     """Everything the job page renders (links in ``view`` point at the JSON API)."""
     view = job_view(session, job, link)
-    artifacts = artifact_summaries(session, job, None)
+    artifacts = [dict(a) for a in view.get("artifacts") or []]
     for a in artifacts:
         a["inline"] = a.get("status") == "stored" and a.get("content_type") in INLINE_IMAGES
         a["previewable"] = a.get("status") == "stored" and str(
@@ -219,7 +223,6 @@ def job_page(session: Session, job: Job, link: str) -> dict[str, Any]:
         tool["cost"] = call.get("cost")
         start, end = _parse(call.get("started_at")), _parse(call.get("ended_at"))
         tool["took"] = render.duration(start, end) if start and end else None
-    raw = {**view, "response": body or None}
     return {
         "job": job,
         "view": view,
@@ -231,10 +234,14 @@ def job_page(session: Session, job: Job, link: str) -> dict[str, Any]:
         "cost_bars": cost_chart(view.get("cost")),
         "sections": sections,
         "incomplete": body.get("incomplete_details"),
-        "raw_json": render.pretty_json(raw),
         "request_input": render.pretty_json(job.request_body.get("input")),
         "instructions": job.request_body.get("instructions"),
     }
+
+
+def raw(session: Session, job: Job, link: str) -> str:
+    """The raw JSON tab: the job view and the upstream Response (loaded when the tab opens)."""
+    return render.pretty_json({**job_view(session, job, link), "response": job.response_body})
 
 
 def live(view: dict[str, Any]) -> dict[str, Any]:

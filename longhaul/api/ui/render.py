@@ -51,13 +51,26 @@ def markdown(text: str | None) -> Markup:
     )
 
 
-def code(source: str | None, language: str = "python") -> Markup:
-    """Highlighted code (Pygments escapes the source)."""
+@lru_cache(maxsize=16)
+def _lexer(language: str) -> Any:
     try:
-        lexer = get_lexer_by_name(language)
+        return get_lexer_by_name(language)
     except ClassNotFound:
-        lexer = get_lexer_by_name("text")
-    return Markup(highlight(source or "", lexer, HtmlFormatter(cssclass="hl", wrapcode=True)))
+        return get_lexer_by_name("text")
+
+
+@lru_cache(maxsize=1)
+def _formatter() -> HtmlFormatter:  # type: ignore[type-arg]
+    return HtmlFormatter(cssclass="hl", wrapcode=True)
+
+
+def code(source: str | None, language: str = "python", *, plain: bool = False) -> Markup:
+    """Highlighted code (Pygments escapes the source); ``plain`` skips the highlighting."""
+    if plain:
+        return Markup("<div class='hl'><pre><code>") + Markup.escape(source or "") + Markup(
+            "</code></pre></div>"
+        )
+    return Markup(highlight(source or "", _lexer(language), _formatter()))
 
 
 @lru_cache(maxsize=1)

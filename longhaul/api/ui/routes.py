@@ -212,6 +212,16 @@ def job_page(request: Request, job_id: str, session: SessionDep) -> Response:
     return web.html(request, "job.html", context, viewer=viewer)
 
 
+@router.get("/jobs/{job_id}/raw.json")
+@page
+def job_raw(request: Request, job_id: str, session: SessionDep) -> Response:
+    """The raw JSON tab's text (pretty-printed, base64 payloads left out)."""
+    viewer = web.viewer_of(request, session)
+    job = browse.get_job(session, viewer.tenant_id, job_id)
+    text = jobview.raw(session, job, base_url(request))
+    return web.with_headers(PlainTextResponse(text, media_type="application/json"))
+
+
 @router.get("/jobs/{job_id}/live.json")
 @page
 def job_live(request: Request, job_id: str, session: SessionDep) -> Response:

@@ -80,11 +80,24 @@
 
   function tabs() {
     const links = [...document.querySelectorAll(".tabs [data-tab]")];
+    async function loadRaw() {
+      const pre = document.getElementById("raw-json");
+      if (!pre || pre.dataset.loaded) return;
+      pre.dataset.loaded = "1";
+      try {
+        const r = await fetch(pre.dataset.src, { credentials: "same-origin" });
+        if (!r.ok) throw new Error(String(r.status));
+        pre.textContent = await r.text();
+      } catch (err) { pre.textContent = "Could not load the JSON: " + err.message; }
+    }
     function show(key, push) {
       for (const a of links) a.setAttribute("aria-selected", String(a.dataset.tab === key));
       for (const s of document.querySelectorAll("section.tab")) s.hidden = s.id !== "tab-" + key;
       if (push) history.replaceState(null, "", "?tab=" + key);
+      if (key === "raw") loadRaw();
     }
+    const current = links.find((a) => a.getAttribute("aria-selected") === "true");
+    if (current && current.dataset.tab === "raw") loadRaw();
     for (const a of links) a.addEventListener("click", (e) => { e.preventDefault(); show(a.dataset.tab, true); });
     return { links, show };
   }
