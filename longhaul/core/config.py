@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -85,6 +85,12 @@ class Settings(BaseSettings):
 
     # Costs
     prices_file: Path | None = Field(None, description="Overrides for model prices and tool fees.")
+    budget_mode: Literal["hold", "spent-only"] = Field(
+        "hold", description="`hold`: reserve each job's maximum cost at submit; `spent-only`."
+    )
+    budget_hold_tool_calls: int = Field(
+        20, ge=0, description="Tool calls a hold assumes when a request sets no `max_tool_calls`."
+    )
     budget_alert_fractions: Annotated[tuple[float, ...], NoDecode] = Field(
         (0.5, 0.8, 1.0), description="Budget fractions that send `budget.threshold_reached`."
     )

@@ -259,7 +259,7 @@ def test_many_concurrent_creates_all_succeed(client: openai.OpenAI) -> None:
     assert all(i.startswith("resp_lh_") for i in ids)
 
 
-def test_budget_reached_refuses_new_jobs_and_running_ones_finish(
+def test_budget_holds_refuse_before_upstream_and_spend_stays_within(
     stack: Stack, database_url: str
 ) -> None:
     from decimal import Decimal
@@ -271,15 +271,27 @@ def test_budget_reached_refuses_new_jobs_and_running_ones_finish(
     name = f"budget-{uuid.uuid4().hex[:6]}"
     with session_scope(database_url) as session:
         key = create_api_key(session, tenant_name=name)
-        set_budget(session, tenant_name=name, usd=Decimal("0.000001"))
+        set_budget(session, tenant_name=name, usd=Decimal("1"))
     capped = openai.OpenAI(base_url=f"{stack.api_url}/v1", api_key=key, max_retries=0)
-    first = create(capped, "slow:1")  # no spend yet: accepted
-    second = create(capped, "slow:3")  # still no spend recorded: accepted, and will finish
-    assert wait_done(capped, first.id).status == "completed"
+    # gpt-5.5 with max_output_tokens 6,000: each may cost 6,000 * $30/M = 0.18 + its input
+    running = [create(capped, "slow:2", max_output_tokens=6_000) for _ in range(5)]
+    holds = [Decimal(job(stack, key, r.id)["budget_hold"]["amount_usd"]) for r in running]
+    assert all(Decimal("0.18") < h < Decimal("0.19") for h in holds) and sum(holds) <= 1
     with pytest.raises(openai.APIStatusError) as info:
-        create(capped)
+        create(capped, max_output_tokens=6_000)  # the 6th hold does not fit what is left
     assert info.value.status_code == 402
     assert info.value.code == "budget_exceeded"
-    assert wait_done(capped, second.id).status == "completed"
-    view = job(stack, key, second.id)
-    assert Decimal(view["tenant_month_spend_usd"]) > Decimal("0.000001")
+    assert "held by running jobs" in info.value.message
+    listed = httpx.get(f"{stack.api_url}/v1/jobs", headers={"Authorization": f"Bearer {key}"})
+    assert len(listed.json()["data"]) == 5  # refused before it was stored or sent upstream
+
+    done = [wait_done(capped, r.id) for r in running]
+    assert all(d.status == "completed" for d in done)
+    views = [job(stack, key, r.id) for r in running]
+    spent = sum((Decimal(v["cost"]["total"]) for v in views), Decimal(0))
+    assert spent <= sum(holds) <= 1  # never above the budget: each cost within its hold
+    assert all(Decimal(v["cost"]["total"]) <= h for v, h in zip(views, holds, strict=True))
+    assert all(v["budget_hold"]["status"] == "released" for v in views)
+    assert Decimal(views[-1]["tenant_month_spend_usd"]) == spent
+    again = create(capped, max_output_tokens=6_000)  # holds released: fits again
+    assert wait_done(capped, again.id).status == "completed"

@@ -15,7 +15,7 @@ from longhaul.api.dispatch import enqueue
 from longhaul.api.links import base_url
 from longhaul.core import upstream
 from longhaul.core.config import get_settings
-from longhaul.core.costs.budgets import check_budget
+from longhaul.core.costs.holds import hold_budget
 from longhaul.core.errors import Conflict, InvalidInput
 from longhaul.core.jobs import intake, queries
 from longhaul.core.jobs.cancel import request_cancel
@@ -44,10 +44,11 @@ def _create(
     raw: bytes, session: Session, tenant: Tenant, idempotency_key: str | None, link: str
 ) -> JSONResponse:
     body = intake.parse_body(raw)
-    check_budget(session, tenant)
     accepted = intake.accept(
         session, tenant, body, settings=get_settings(), idempotency_key=idempotency_key
     )
+    if accepted.created:  # 402 (and nothing stored) when its maximum cost does not fit
+        hold_budget(session, tenant, accepted.job)
     session.commit()
     if accepted.created:
         enqueue("submit", accepted.job.id)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from longhaul.core.costs.alerts import check_budget_alerts
 from longhaul.core.costs.budgets import add_spend
+from longhaul.core.costs.holds import release_holds
 from longhaul.core.models import Job, ToolCall
 from longhaul.core.models.costs import LedgerLine
 from longhaul.core.pricing import price_response
@@ -77,6 +78,7 @@ def write_ledger(session: Session, job: Job, response: dict[str, Any]) -> None:
         )
         add_spend(session, inserted.all())
         check_budget_alerts(session, job)  # reads the rollup just moved (its row is locked)
+    release_holds(session, [job.id])  # the spend takes the hold's place, in this transaction
     _record_call_costs(session, job.id, response.get("output") or [], split)
     session.flush()
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from longhaul.core.artifacts.service import artifact_summaries_by_job
+from longhaul.core.costs.holds import hold_view
 from longhaul.core.costs.ledger import call_cost, summarize_lines
 from longhaul.core.models import Job, ToolCall
 from longhaul.core.models.costs import LedgerLine
@@ -103,6 +104,7 @@ def job_view(session: Session, job: Job, base_url: str | None = None) -> dict[st
         "upstream_finished_at": _iso(job.upstream_finished_at),
         "updated_at": _iso(job.updated_at),
         "state_history": job.state_history,
+        "budget_hold": hold_view(session, job.id),
         "tool_calls": [
             {
                 "output_index": c.output_index,

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -87,3 +88,26 @@ class BudgetAlert(Base):
         ForeignKey("webhook_events.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BudgetHold(Base):
+    """What a job may cost at most, reserved against its tenant's budget at submit. It counts
+    while the job is active (queued … finalizing) and is released when the job ends."""
+
+    __tablename__ = "budget_holds"
+    __table_args__ = (
+        Index(
+            "ix_budget_holds_open",
+            "tenant_id",
+            postgresql_where=text("released_at IS NULL"),
+        ),
+    )
+
+    job_id: Mapped[str] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    amount: Mapped[Decimal] = mapped_column(Numeric(20, 9))
+    estimate: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_at: Mapped[datetime | None]  # when the job ended (its ledger, or seen ended)

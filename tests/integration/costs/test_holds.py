@@ -1,0 +1,155 @@
+"""Budget pre-authorization over HTTP (real PostgreSQL): holds at submit, 402 with the figures,
+nothing stored on refusal, release when the ledger is written or the job is seen ended, and
+concurrent submissions never over-admit."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from longhaul.core.auth import create_api_key
+from longhaul.core.costs.budgets import set_budget
+from longhaul.core.costs.holds import open_holds
+from longhaul.core.costs.ledger import write_ledger
+from longhaul.core.models import Job, Tenant
+from longhaul.core.models.costs import BudgetHold
+from longhaul.core.pricing.estimate import input_bound
+
+# gpt-5.5 standard: input $5/M, output $30/M. With max_output_tokens 6,000 a job may cost
+# 6,000 * 30/M = 0.18 plus its input: 36 bytes (the input's JSON string) * 5/M = 0.00018,
+# so 0.18018.
+BODY = {
+    "model": "gpt-5.5",
+    "input": "Summarise the history of trucking.",
+    "background": True,
+    "max_output_tokens": 6_000,
+}
+HOLD = D("0.180180")
+
+
+@pytest.fixture
+def api(database_url: str) -> Iterator[TestClient]:
+    from longhaul.api.app import create_app
+
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def key(session: Session, tenant: Tenant) -> str:
+    key = create_api_key(session, tenant_name=tenant.name)
+    set_budget(session, tenant_name=tenant.name, usd=D("1"))
+    session.commit()
+    return key
+
+
+def _post(api: TestClient, key: str, body: dict[str, Any] | None = None) -> Any:
+    return api.post(
+        "/v1/responses", json=body or BODY, headers={"Authorization": f"Bearer {key}"}
+    )
+
+
+def _jobs(session: Session, tenant: Tenant) -> int:
+    session.expire_all()
+    return session.execute(
+        select(func.count()).select_from(Job).where(Job.tenant_id == tenant.id)
+    ).scalar_one()
+
+
+def test_holds_admit_what_fits_and_refuse_the_rest_with_figures(
+    api: TestClient, key: str, session: Session, tenant: Tenant
+) -> None:
+    assert input_bound(BODY) == 36
+    admitted = [_post(api, key) for _ in range(5)]  # 5 * 0.18018 = 0.9009 <= $1
+    assert [r.status_code for r in admitted] == [200] * 5
+    refused = _post(api, key)  # 0.9009 + 0.18018 = 1.08108 > $1
+    assert refused.status_code == 402
+    error = refused.json()["error"]
+    assert (error["type"], error["code"]) == ("insufficient_quota", "budget_exceeded")
+    assert "may cost up to $0.18018" in error["message"]
+    assert "output ≤ 6,000 tokens" in error["message"]
+    assert "$0.00 is spent and $0.9009 held by running jobs of $1.00" in error["message"]
+    assert "leaving $0.0991" in error["message"]
+    assert _jobs(session, tenant) == 5  # the refused job was never stored (nor sent upstream)
+    assert open_holds(session, tenant.id) == 5 * HOLD
+
+    small = _post(api, key, {**BODY, "max_output_tokens": 3_000})  # 0.09 + 0.00018 fits
+    assert small.status_code == 200
+
+    view = api.get(
+        f"/v1/jobs/{admitted[0].json()['id']}", headers={"Authorization": f"Bearer {key}"}
+    ).json()
+    assert view["budget_hold"]["amount_usd"] == "0.180180"
+    assert view["budget_hold"]["status"] == "held"
+    assert view["budget_hold"]["estimate"]["output_tokens_max"] == 6_000
+
+
+def test_hold_released_by_the_ledger_and_by_an_ended_job(
+    api: TestClient, key: str, session: Session, tenant: Tenant
+) -> None:
+    first, second = (_post(api, key).json()["id"] for _ in range(2))
+    job = session.get_one(Job, first)
+    # finishes: 1,000 in * 5/M + 2,000 out * 30/M = 0.005 + 0.06 = 0.065 spent, hold released
+    write_ledger(
+        session,
+        job,
+        {"model": "gpt-5.5", "usage": {"input_tokens": 1_000, "output_tokens": 2_000}},
+    )
+    session.commit()
+    assert session.get_one(BudgetHold, first).released_at is not None
+    # cancelled while queued: no ledger, the next check sees it ended and releases it
+    session.execute(update(Job).where(Job.id == second).values(status="cancelled"))
+    session.commit()
+    assert open_holds(session, tenant.id) == 0
+    session.commit()
+    assert session.get_one(BudgetHold, second).released_at is not None
+    view = api.get(f"/v1/jobs/{first}", headers={"Authorization": f"Bearer {key}"}).json()
+    assert view["budget_hold"]["status"] == "released"
+    assert view["tenant_month_spend_usd"] == "0.065000000"
+
+
+def test_concurrent_submissions_never_over_admit(
+    api: TestClient, key: str, session: Session, tenant: Tenant
+) -> None:
+    codes: list[int] = []
+    lock = threading.Lock()
+
+    def submit() -> None:
+        status = _post(api, key).status_code
+        with lock:
+            codes.append(status)
+
+    threads = [threading.Thread(target=submit) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(codes) == [200] * 5 + [402] * 3  # 5 * 0.18018 fits $1, a 6th does not
+    assert open_holds(session, tenant.id) == 5 * HOLD <= D("1")
+
+
+def test_spent_only_mode_and_no_budget(
+    api: TestClient, key: str, session: Session, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from longhaul.core.config import get_settings
+
+    monkeypatch.setenv("LONGHAUL_BUDGET_MODE", "spent-only")
+    get_settings.cache_clear()
+    try:
+        big = {**BODY, "max_output_tokens": 100_000}  # may cost $3: admitted, nothing spent yet
+        assert _post(api, key, big).status_code == 200
+        assert open_holds(session, tenant.id) == 0
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    set_budget(session, tenant_name=tenant.name, usd=None)
+    session.commit()
+    assert _post(api, key, {**BODY, "max_output_tokens": 100_000}).status_code == 200
+    assert open_holds(session, tenant.id) == 0
