@@ -105,7 +105,11 @@ def demo(database_url: str, redis_url: str) -> Iterator[Demo]:
     with (
         start_simulator(queued_seconds=0.2, run_seconds=1.0) as sim,
         running_stack(
-            database_url, own_redis, sim.url, extra_env={"LONGHAUL_ADMIN_API_KEY": ADMIN_KEY}
+            database_url,
+            own_redis,
+            sim.url,
+            # the $1 budget is for the usage page's gauge, not to hold the samples' maximum costs
+            extra_env={"LONGHAUL_ADMIN_API_KEY": ADMIN_KEY, "LONGHAUL_BUDGET_MODE": "spent-only"},
         ) as stack,
     ):
         receiver = WebhookReceiver().start()

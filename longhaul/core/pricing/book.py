@@ -79,6 +79,7 @@ class PriceBook:
     fees: list[FeeRow] = field(default_factory=list)
     discounts: list[Dated] = field(default_factory=list)
     image_default_models: list[Dated] = field(default_factory=list)
+    output_caps: list[Dated] = field(default_factory=list)  # key: model pattern
     models: list[ModelOverride] = field(default_factory=list)
     reasoning_patterns: tuple[str, ...] = ()
 
@@ -92,6 +93,19 @@ class PriceBook:
 
     def image_default_model(self, day: date) -> Dated | None:
         return next((d for d in self.image_default_models if d.in_effect(day)), None)
+
+    def output_cap(self, model: str, day: date) -> int | None:
+        """Most output tokens a model may produce (budget holds), if the table knows it."""
+        name = model.lower()
+        cap = next(
+            (
+                c
+                for c in self.output_caps
+                if fnmatch.fnmatchcase(name, c.key.lower()) and c.in_effect(day)
+            ),
+            None,
+        )
+        return int(cap.value) if cap else None
 
     def model_override(self, model: str, day: date) -> ModelOverride | None:
         name = model.lower()
@@ -168,6 +182,7 @@ def _merge(book: PriceBook, data: dict[str, Any], origin: str) -> None:
         for section, target, value_key, key_key in (
             ("discounts", book.discounts, "multiplier", "window"),
             ("image_default_models", book.image_default_models, "model", "model"),
+            ("output_caps", book.output_caps, "max_output_tokens", "model"),
         ):
             for row in data.get(section, []):
                 value = str(row[value_key])

@@ -8,8 +8,8 @@ at the request time, the requested tier and completion window:
   tokenizer without needing its vocabulary (which cannot be downloaded at run time here) — plus
   the predecessor's input and output tokens when ``previous_response_id`` names a finished job.
   Images and files in the input are not counted (an estimate error);
-* **output tokens**: ``max_output_tokens``, else the model's context window (genai-prices) minus
-  the input bound; reasoning tokens are part of the output;
+* **output tokens**: ``max_output_tokens``, else the model's output cap from the table, else its
+  context window (genai-prices) minus the input bound; reasoning tokens are part of the output;
 * **tool fees**: ``max_tool_calls`` (else ``default_tool_calls``) calls of the dearest declared
   per-call tool (web/file search; image generation at 12,480 output image tokens an image, the
   largest size at the highest quality), plus one container per container tool, billed as the
@@ -76,10 +76,15 @@ def estimate_max_cost(
     out = request.get("max_output_tokens")
     notes: list[str] = []
     if not isinstance(out, int) or out < 1:
+        cap = book.output_cap(model, at.date())
         window = _context_window(model)
-        out = max(window - inp, 0) if window else None
-        if out is not None:
-            notes.append(f"no max_output_tokens: up to the context window ({window}) less input")
+        if cap is not None:
+            out = min(cap, window) if window else cap
+            notes.append(f"no max_output_tokens: the model's cap ({out})")
+        else:
+            out = max(window - inp, 0) if window else None
+            if out is not None:
+                notes.append(f"no max_output_tokens: the context window ({window}) less input")
     if out is None:
         return Estimate(None, inp, None, notes=[f"model {model!r}: no price or context window"])
 

@@ -27,10 +27,15 @@ def test_tokens_with_max_output_tokens() -> None:
     assert (e.input_tokens, e.output_tokens, e.amount) == (11, 1_000, D("0.010014"))
 
 
-def test_output_up_to_the_context_window_without_max_output_tokens() -> None:
+def test_output_up_to_the_model_cap_or_context_window_without_max_output_tokens() -> None:
     e = estimate_max_cost({"model": "gpt-5", "input": "Say hello"}, at=NOV, book=BOOK)
-    # context window 400,000 (genai-prices) - 11 input = 399,989 output * 10/M = 3.99989
-    assert (e.output_tokens, e.amount) == (399_989, D("3.999904"))  # + 0.000014 input
+    # the table's gpt-5* cap: 128,000 output * 10/M = 1.28, + 0.000014 input
+    assert (e.output_tokens, e.amount) == (128_000, D("1.280014"))
+    assert "cap (128000)" in e.notes[0]
+    e = estimate_max_cost({"model": "gpt-4.1", "input": "Say hello"}, at=NOV, book=BOOK)
+    # no cap in the table: context window 1,000,000 (genai-prices) - 11 input = 999,989 * 8/M
+    # = 7.999912, + 11 * 2/M = 0.000022
+    assert (e.output_tokens, e.amount) == (999_989, D("7.999934"))
     assert "context window" in e.notes[0]
 
 
