@@ -285,7 +285,7 @@ def test_budget_holds_refuse_before_upstream_and_spend_stays_within(
     listed = httpx.get(f"{stack.api_url}/v1/jobs", headers={"Authorization": f"Bearer {key}"})
     assert len(listed.json()["data"]) == 5  # refused before it was stored or sent upstream
 
-    done = [wait_done(capped, r.id) for r in running]
+    done = [wait_done(capped, r.id, timeout=120) for r in running]
     assert all(d.status == "completed" for d in done)
     views = [job(stack, key, r.id) for r in running]
     spent = sum((Decimal(v["cost"]["total"]) for v in views), Decimal(0))
@@ -294,4 +294,4 @@ def test_budget_holds_refuse_before_upstream_and_spend_stays_within(
     assert all(v["budget_hold"]["status"] == "released" for v in views)
     assert Decimal(views[-1]["tenant_month_spend_usd"]) == spent
     again = create(capped, max_output_tokens=6_000)  # holds released: fits again
-    assert wait_done(capped, again.id).status == "completed"
+    assert wait_done(capped, again.id, timeout=120).status == "completed"
