@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 from fastapi import FastAPI
+from prometheus_fastapi_instrumentator import Instrumentator
 
 from longhaul.api import errors
 from longhaul.api.middleware import BodySizeLimit
@@ -21,6 +22,10 @@ def create_app() -> FastAPI:
         description="OpenAI-compatible intake for durable Responses API background jobs.",
     )
     errors.install(app)
+    # HTTP metrics (requests, latency, sizes by route template), served by our own /metrics.
+    Instrumentator(
+        excluded_handlers=["/metrics", "/healthz", "/readyz"], should_group_status_codes=False
+    ).instrument(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     for name in ROUTERS:
         module = importlib.import_module(f"longhaul.api.routes.{name}")

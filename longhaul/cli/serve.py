@@ -77,10 +77,14 @@ def _api(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from longhaul.worker import metrics
+
+    metrics.prepare_multiprocess_dir()  # before any metric exists (pool children inherit it)
     from longhaul.core.config import get_settings
     from longhaul.worker.app import app
 
     _checked("database", "redis", "storage")
+    metrics.install(get_settings().worker_metrics_port)
     argv = [
         "worker",
         "--loglevel=INFO",

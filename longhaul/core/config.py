@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # Broker / Celery
     visibility_timeout: int = Field(3600, description="Redis visibility timeout (s), everywhere.")
     worker_concurrency: int = Field(2, description="Worker processes per `longhaul worker`.")
+    worker_metrics_port: int = Field(
+        9808, description="Port of each worker's Prometheus /metrics (0 = off)."
+    )
 
     # Scheduling
     sweep_interval_seconds: float = Field(1.0, description="Due-poll sweep period.")

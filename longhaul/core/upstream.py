@@ -11,6 +11,7 @@ from typing import Any
 
 import openai
 
+from longhaul.core import metrics
 from longhaul.core.config import Settings, get_settings
 
 SIMULATOR_KEY = "sk-longhaul-simulator"
@@ -75,6 +76,7 @@ class Classified:
 
 def classify(exc: Exception) -> Classified:
     """Transient: 408/409/429 (not quota)/5xx/connection. Everything else is permanent."""
+    metrics.upstream_error(exc)
     if isinstance(exc, openai.APIConnectionError):
         kind = "timeout" if isinstance(exc, openai.APITimeoutError) else "connection_error"
         return Classified(

@@ -7,7 +7,7 @@ from functools import lru_cache
 import redis
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from sqlalchemy import text
 
 from longhaul.core.config import get_settings
@@ -83,4 +83,6 @@ def _storage_check() -> str:
 
 @router.get("/metrics")
 def metrics() -> Response:
-    return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
+    """This process's HTTP and event metrics, then the state read from PostgreSQL and Redis."""
+    body = generate_latest(REGISTRY) + generate_latest(_registry())
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -11,6 +11,7 @@ from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
+from longhaul.core import metrics
 from longhaul.core.models import Job, utcnow
 
 
@@ -50,6 +51,7 @@ def transition(
     job = session.execute(stmt).scalar_one_or_none()
     if job is not None:
         session.refresh(job)
+        metrics.job_transition(job, to_state, values)
     return job
 
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from longhaul.core import metrics
 from longhaul.core.config import get_settings
 from longhaul.core.errors import Conflict
 from longhaul.core.models import Job, utcnow
@@ -134,6 +135,7 @@ def deliver_one(session: Session, delivery_id: str) -> str | None:
     if decision.status == "disabled" and endpoint is not None:
         endpoint.disabled_at = now
         endpoint.disabled_reason = "The receiver answered 410 Gone."
+    metrics.webhook_attempt(session, event.job_id, decision.status, now)
     log.info(
         "webhook %s attempt %d to %s: %s (%s)",
         event.id,
