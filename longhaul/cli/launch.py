@@ -69,8 +69,12 @@ def run_stack(data_dir: Path, *, on_ready: Callable[[dict[str, Any]], None]) -> 
                 state.update(status="ready", info=info, processes=_records(sup))
                 write_state(data_dir, state)
                 on_ready(info)
+                ticks = 0
                 while (dead := sup.exited()) is None:
                     time.sleep(0.5)
+                    ticks += 1
+                    if ticks % 60 == 0:  # every 30 s
+                        sup.rotate_logs()
                 print(
                     f"longhaul: {dead.name} exited with code {dead.proc.returncode}; stopping "
                     f"the stack (see {dead.log})",

@@ -25,6 +25,27 @@ import psutil
 from longhaul.cli.procs import group_processes, stop_process
 
 STATE_FILE = "stack.json"
+LOG_MAX_BYTES = 20 * 1024 * 1024
+LOG_BACKUPS = 3
+
+
+def rotate(log: Path, *, max_bytes: int, backups: int) -> bool:
+    """Rotate ``log`` when larger than ``max_bytes``; True when it did."""
+    import shutil
+
+    try:
+        if log.stat().st_size <= max_bytes:
+            return False
+    except FileNotFoundError:
+        return False
+    for n in range(backups - 1, 0, -1):
+        older = log.with_name(f"{log.name}.{n}")
+        if older.exists():
+            older.replace(log.with_name(f"{log.name}.{n + 1}"))
+    shutil.copyfile(log, log.with_name(f"{log.name}.1"))
+    with log.open("r+b") as f:
+        f.truncate(0)
+    return True
 
 
 @dataclass(frozen=True)
@@ -118,6 +139,13 @@ class Supervisor:
 
     def records(self) -> list[ProcessRecord]:
         return [c.record() for c in self.children if c.proc.poll() is None]
+
+    def rotate_logs(self, max_bytes: int = LOG_MAX_BYTES, backups: int = LOG_BACKUPS) -> None:
+        """Copy-and-truncate every log past ``max_bytes`` (``x.log`` -> ``x.log.1`` … ``.N``).
+        Children write in append mode, so after the truncation they go on at the new end; a
+        line written during the copy may be lost, as with logrotate's copytruncate."""
+        for log in {self.log_dir / "up.log", *(c.log for c in self.children)}:
+            rotate(log, max_bytes=max_bytes, backups=backups)
 
     def stop_all(self) -> None:
         for child in reversed(self.children):

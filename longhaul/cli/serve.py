@@ -70,10 +70,29 @@ def _api(args: argparse.Namespace) -> int:
         factory=True,
         host=args.host or settings.api_host,
         port=args.port or settings.api_port,
-        log_level="info",
+        log_config=_uvicorn_logging(settings.log_format, settings.log_level),
+        log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=5,
     )
     return 0
+
+
+def _uvicorn_logging(fmt: str, level: str) -> dict | None:  # type: ignore[type-arg]
+    """JSON: our handler for everything (uvicorn leaves logging alone). Text: uvicorn's own
+    format, with probe and scrape access lines at DEBUG."""
+    from longhaul.core import logs
+
+    if fmt == "json":
+        logs.configure("json", level)
+        return None
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["quiet"] = {"()": "longhaul.core.logs.QuietHousekeeping"}
+    config["handlers"]["access"]["filters"] = ["quiet"]
+    return config
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -81,15 +100,18 @@ def _worker(args: argparse.Namespace) -> int:
 
     metrics.prepare_multiprocess_dir()  # before any metric exists (pool children inherit it)
     from longhaul.core.config import get_settings
+    from longhaul.worker import logsetup
     from longhaul.worker.app import app
 
     _checked("database", "redis", "storage")
-    metrics.install(get_settings().worker_metrics_port)
+    settings = get_settings()
+    metrics.install(settings.worker_metrics_port)
+    logsetup.install(settings.log_format, settings.log_level)
     argv = [
         "worker",
-        "--loglevel=INFO",
+        f"--loglevel={settings.log_level}",
         f"--queues={args.queues}",
-        f"--concurrency={args.concurrency or get_settings().worker_concurrency}",
+        f"--concurrency={args.concurrency or settings.worker_concurrency}",
         f"--pool={args.pool}",
         "--task-events",
     ]
@@ -106,12 +128,18 @@ def _beat(args: argparse.Namespace) -> int:
     import logging
     import time
 
+    from longhaul.core.config import get_settings
+    from longhaul.worker import logsetup
     from longhaul.worker.app import app
 
     _checked("redis")
+    settings = get_settings()
+    logsetup.install(settings.log_format, settings.log_level)
     while True:
         try:
-            app.start(["beat", "--loglevel=INFO", "--scheduler=redbeat.RedBeatScheduler"])
+            app.start(
+                ["beat", f"--loglevel={settings.log_level}", "--scheduler=redbeat.RedBeatScheduler"]
+            )
             return 0
         except SystemExit as exc:
             if exc.code in (None, 0):

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         12 * 3600, description="Lifetime of a viewer (`/ui`) sign-in session."
     )
 
+    # Logs
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`json`: one JSON object per line, with job id, tenant, step."
+    )
+    log_level: str = Field("INFO", description="Log level of every process.")
+
     # Broker / Celery
     visibility_timeout: int = Field(3600, description="Redis visibility timeout (s), everywhere.")
     worker_concurrency: int = Field(2, description="Worker processes per `longhaul worker`.")

@@ -1,8 +1,10 @@
 """Metrics as Prometheus scrapes them: the API's /metrics (HTTP, state from the database) and a
-prefork worker's /metrics, where the counts of its pool children are summed."""
+prefork worker's /metrics, where the counts of its pool children are summed. The stack logs in
+JSON (LONGHAUL_LOG_FORMAT=json): job lines carry the job id, tenant, step and upstream id."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +27,7 @@ def metrics_port() -> int:
 
 @pytest.fixture(scope="module")
 def stack(database_url: str, redis_url: str, simulator: Any, metrics_port: int) -> Iterator[Stack]:
-    extra = {"LONGHAUL_WORKER_METRICS_PORT": str(metrics_port)}
+    extra = {"LONGHAUL_WORKER_METRICS_PORT": str(metrics_port), "LONGHAUL_LOG_FORMAT": "json"}
     with running_stack(database_url, redis_url, simulator.url, extra_env=extra) as st:
         yield st
 
@@ -82,3 +84,17 @@ def test_metrics_after_jobs(client: openai.OpenAI, stack: Stack, metrics_port: i
     for name in ("longhaul_webhooks_pending", "longhaul_sweep_lag_seconds",
                  "longhaul_queue_depth"):  # fmt: skip
         assert any(n == name for n, _ in api), name
+
+
+def test_json_logs_name_the_job(client: openai.OpenAI, stack: Stack) -> None:
+    job = client.responses.create(model="gpt-5", input="log me", background=True)
+    wait_for(lambda: client.responses.retrieve(job.id).status == "completed", 120, interval=1,
+             what="the job")  # fmt: skip
+    lines = [json.loads(line) for line in stack.procs["worker"].log.read_text().splitlines()
+             if line.startswith("{")]  # fmt: skip
+    mine = [line for line in lines if line.get("job_id") == job.id]
+    assert {line["step"] for line in mine} >= {"submit", "poll"}, mine
+    assert all(line["tenant"] for line in mine)
+    assert any(line.get("upstream_id") for line in mine if line["step"] == "poll")
+    # Idle housekeeping stays below INFO.
+    assert not [line for line in lines if "longhaul.maintenance.sweep" in line["event"]]
