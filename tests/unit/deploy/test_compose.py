@@ -7,6 +7,9 @@ schema (vendored in tests/data, see compose-spec.README.md) and against `longhau
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +52,58 @@ def test_the_schema_rejects_a_broken_file(compose: dict[str, Any]) -> None:
 
 def test_the_stack_has_every_part(compose: dict[str, Any]) -> None:
     names = set(compose["services"])
-    assert {"api", "worker", "beat", "flower", "postgres", "redis", "minio", "migrate"} <= names
+    assert {"api", "beat", "flower", "postgres", "redis", "minio", "migrate"} <= names
+
+
+def test_a_worker_per_work_class_covers_every_queue(compose: dict[str, Any]) -> None:
+    from longhaul.worker.app import QUEUES
+
+    parser = build_parser()
+    workers = {n: s for n, s in compose["services"].items() if n.startswith("worker-")}
+    assert len(workers) >= 3
+    consumed = [parser.parse_args(s["command"]).queues.split(",") for s in workers.values()]
+    flat = [q for queues in consumed for q in queues]
+    assert sorted(flat) == sorted(QUEUES)  # each queue has exactly one class
+
+
+def test_every_long_running_service_has_a_healthcheck(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        if service.get("restart") == "no":
+            continue  # one-shot steps (migrate, bucket creation)
+        assert "healthcheck" in service, name
+
+
+def test_images_are_pinned(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        image = service["image"]
+        repo, _, tag = image.rpartition(":")
+        assert repo and tag and tag != "latest", f"{name}: {image}"
+    dockerfile = (ROOT / "deploy/Dockerfile").read_text()
+    base = re.search(r"^FROM (\S+)", dockerfile, flags=re.M)
+    assert base and re.search(r":\d+\.\d+\.\d+", base.group(1)), "pin the base image"
+
+
+def test_the_image_gets_runtime_dependencies_only() -> None:
+    check = subprocess.run([sys.executable, str(ROOT / "scripts/runtime_lock.py")],
+                           capture_output=True, text=True)  # fmt: skip
+    assert check.returncode == 0, check.stdout
+    runtime = (ROOT / "deploy/requirements.runtime.lock").read_text()
+    names = {line.split("==")[0] for line in runtime.splitlines() if "==" in line}
+    assert {"celery", "fastapi", "structlog", "prometheus-fastapi-instrumentator"} <= names
+    assert not names & {"pytest", "ruff", "mypy", "moto", "playwright", "kubernetes-validate"}
+    locked = (ROOT / "requirements.lock").read_text().splitlines()
+    assert all(line in locked for line in runtime.splitlines() if "==" in line)
+    assert "COPY deploy/requirements.runtime.lock" in (ROOT / "deploy/Dockerfile").read_text()
+
+
+def test_dockerignore_keeps_the_context_small() -> None:
+    rules = (ROOT / ".dockerignore").read_text().splitlines()
+    assert rules[rules.index("*")] == "*"  # everything out, then only what the image copies
+    allowed = {r[1:].rstrip("/") for r in rules if r.startswith("!")}
+    copied = re.findall(r"^COPY (.+) \S+$", (ROOT / "deploy/Dockerfile").read_text(), flags=re.M)
+    for sources in copied:
+        for source in sources.split():
+            assert source.rstrip("/") in allowed, source
 
 
 def test_every_longhaul_command_exists_in_the_cli(compose: dict[str, Any]) -> None:
@@ -70,7 +124,8 @@ def test_dependencies_wait_for_health(compose: dict[str, Any]) -> None:
             assert dep in services, f"{name} depends on unknown {dep}"
             if rule["condition"] == "service_healthy":
                 assert "healthcheck" in services[dep], f"{dep} has no healthcheck"
-    for name in ("api", "worker", "beat"):
+    workers = [n for n in services if n.startswith("worker-")]
+    for name in ("api", "beat", *workers):
         assert services[name]["depends_on"]["migrate"]["condition"] == (
             "service_completed_successfully"
         )
@@ -90,6 +145,6 @@ def test_redis_keeps_messages(compose: dict[str, Any]) -> None:
 def test_dockerfile_builds_the_image_compose_uses(compose: dict[str, Any]) -> None:
     dockerfile = (ROOT / "deploy/Dockerfile").read_text()
     assert 'ENTRYPOINT ["longhaul"]' in dockerfile
-    assert "requirements.lock" in dockerfile
+    assert "requirements.runtime.lock" in dockerfile
     for service in longhaul_services(compose).values():
         assert service["build"]["dockerfile"] == "deploy/Dockerfile"
