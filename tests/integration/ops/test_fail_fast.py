@@ -143,3 +143,36 @@ def test_readyz_includes_storage(
     assert response.status_code == 503
     assert "LONGHAUL_STORAGE_URL" in response.json()["checks"]["storage"]
     get_settings.cache_clear()
+
+
+def test_check_command(
+    database_url: str, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    import redis
+    from redbeat.decoder import RedBeatJSONEncoder
+
+    from longhaul.cli.main import main
+    from longhaul.core.config import get_settings
+
+    monkeypatch.setenv("LONGHAUL_STORAGE_URL", (tmp_path / "art").as_uri())
+    get_settings.cache_clear()
+    assert main(["check"]) == 0
+    assert [line.split()[:2] for line in capsys.readouterr().out.splitlines()] == [
+        ["database", "ok"], ["redis", "ok"], ["storage", "ok"],
+    ]  # fmt: skip
+    client = redis.Redis.from_url(redis_url)
+    key = "longhaul:redbeat:sweep-due-polls"
+    client.delete(key)
+    assert main(["check", "beat"]) == 2
+    assert "never sent the sweep" in capsys.readouterr().err
+    for age, code in ((5, 0), (600, 2)):
+        last = datetime.now(UTC) - timedelta(seconds=age)
+        client.hset(key, "meta", json.dumps({"last_run_at": last}, cls=RedBeatJSONEncoder))
+        assert main(["check", "beat"]) == code, age
+    client.delete(key)
+    assert main(["check", "bogus"]) == 2
+    get_settings.cache_clear()
