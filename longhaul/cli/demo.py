@@ -45,7 +45,11 @@ SAMPLES: list[dict[str, Any]] = [
         "sim": "slow:5",
         "body": {
             "model": "gpt-4.1",
-            "tools": [{"type": "image_generation", "size": "1024x1024"}],
+            # The image model named, so every line of the job has a price.
+            "tools": [
+                {"type": "image_generation", "model": "gpt-image-1", "quality": "medium",
+                 "size": "1024x1024"}
+            ],
             "input": "Draw a lighthouse at dusk, watercolour style.",
         },
     },
@@ -97,6 +101,7 @@ def _demo(args: argparse.Namespace) -> int:
         if started and not args.keep:
             print("\nStopping the stack (keep it next time with `longhaul demo --keep`) ...")
             stop_stack(data_dir)
+            _print_reopen(data_dir)
         elif started:
             print(f"\nThe stack keeps running: `longhaul status`, `longhaul down` (in {data_dir}).")
 
@@ -107,6 +112,12 @@ def run_demo(info: dict[str, Any], receiver: WebhookReceiver, *, timeout: float)
     api, key = info["api"], info["api_key"]
     upstream = f"the simulator ({info['simulator']})" if info.get("simulator") else info["upstream"]
     print(f"API {api}  ·  upstream: {upstream}  ·  webhooks to {receiver.url}")
+    if info.get("redis") == "fakeredis":
+        print(
+            "Redis: an in-process fake (fakeredis; no redis-server on PATH): fine for this demo, "
+            "but queued messages do not survive a restart. Install redis-server or set "
+            "LONGHAUL_REDIS_URL for real use."
+        )
     receiver.secrets = _webhook_secrets(api, key)
     client = openai.OpenAI(base_url=api, api_key=key, max_retries=2)
 
@@ -139,6 +150,20 @@ def run_demo(info: dict[str, Any], receiver: WebhookReceiver, *, timeout: float)
         f"queue lengths. Metrics: {info['metrics']}"
     )
     return 0 if all(v["status"] == "completed" for v in views.values()) else 1
+
+
+def _print_reopen(data_dir: Path) -> None:
+    """Nothing the demo showed is gone: say where it is and how to see it again."""
+    from longhaul.core.config import get_settings
+
+    default = Path(get_settings().data_dir).expanduser().resolve() == data_dir
+    env = "" if default else f"LONGHAUL_DATA_DIR={data_dir} "
+    print(
+        f"Everything the demo made stays in {data_dir}: the jobs in its PostgreSQL, their files "
+        f"under {data_dir / 'artifacts'}, the logs in {data_dir / 'logs'}.\n"
+        f"Reopen it: `{env}.venv/bin/longhaul up --detach`, then "
+        f"`{env}.venv/bin/longhaul jobs list` (or the viewer URL `up` prints)."
+    )
 
 
 def _print_viewer(info: dict[str, Any], *, keep: bool) -> None:

@@ -117,6 +117,45 @@ def test_readyz_checks_storage_too(up: tuple[dict[str, Any], Path]) -> None:
         assert json.load(r)["checks"] == {"database": "ok", "redis": "ok", "storage": "ok"}
 
 
+def readme_block(heading: str, language: str) -> str:
+    """The first ``language`` code block after ``heading`` in the README, as written."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    after = text[text.index(heading) :]
+    start = after.index(f"```{language}\n") + len(language) + 4
+    return after[start : after.index("```", start)]
+
+
+def test_readme_snippets_run_as_written(up: tuple[dict[str, Any], Path], tmp_path: Path) -> None:
+    """The SDK and curl examples, with only the key (and a loopback webhook) filled in."""
+    info, _ = up
+    hook = "http://127.0.0.1:9/hook"  # nothing listens: the deliveries fail quietly, offline
+    sdk = readme_block("### From the OpenAI SDK", "python")
+    sdk = sdk.replace("http://127.0.0.1:8000/v1", info["api"]).replace("lh_sk_…", info["api_key"])
+    sdk = sdk.replace("https://example.com/hooks/longhaul", hook)
+    run = subprocess.run([sys.executable, "-c", sdk], capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr
+    first, final, cost = run.stdout.strip().splitlines()[:1] + run.stdout.strip().splitlines()[-2:]
+    assert first.endswith(" queued") and final.startswith("completed ")
+    assert cost.startswith("cost (USD): ") and cost != "cost (USD): None"
+
+    shell = readme_block("### With curl", "bash")
+    export = next(line for line in shell.splitlines() if line.startswith("export LONGHAUL="))
+    shell = shell.replace(export, f"export LONGHAUL={info['api']} KEY={info['api_key']}")
+    shell = shell.replace("https://example.com/hook", hook)
+    run = subprocess.run(["bash", "-c", "set -eo pipefail\n" + shell], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert [p.suffix for p in tmp_path.iterdir()] == [".png"]  # the artifact, downloaded
+    replies, text, decoder = [], run.stdout.strip(), json.JSONDecoder()
+    while text:  # curl prints the bodies back to back, without newlines
+        reply, end = decoder.raw_decode(text)
+        replies.append(reply)
+        text = text[end:].lstrip()
+    job, _, usage = replies
+    assert job["status"] == "completed" and job["cost"]["unpriced"] == []
+    assert usage["group_by"] == ["day", "model", "tool"] and usage["data"]
+
+
 def test_flower_is_read_only_behind_basic_auth(up: tuple[dict[str, Any], Path]) -> None:
     info, _ = up
     with pytest.raises(urllib.error.HTTPError) as denied:

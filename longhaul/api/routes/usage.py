@@ -39,7 +39,9 @@ def get_usage(
     end: Annotated[
         date | None, Query(description="Last UTC day, inclusive (default: today).")
     ] = None,
-    group_by: Annotated[str | None, Query(description="Comma list: day,model,tool,tenant.")] = None,
+    group_by: Annotated[
+        str, Query(description="Comma list: day,model,tool,tenant; empty for one total row.")
+    ] = "day,model,tool",
     format: Annotated[Literal["json", "csv"], Query()] = "json",
     tenant: Annotated[str | None, Query(description="Tenant name (admin key only).")] = None,
 ) -> dict[str, Any] | PlainTextResponse:

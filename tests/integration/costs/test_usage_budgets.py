@@ -95,7 +95,12 @@ def test_usage_json_grouped_by_model_and_tool(
     assert rows[("gpt-4.1", None)]["cost_usd"] == "0.140000"
     assert all(row["day"] == str(today) for row in body["data"])
 
-    ungrouped = api.get("/v1/usage", headers={"Authorization": f"Bearer {key}"}).json()
+    default = api.get("/v1/usage", headers={"Authorization": f"Bearer {key}"}).json()
+    assert default["group_by"] == ["day", "model", "tool"]  # what the README promises
+    assert default["data"] == body["data"]
+    ungrouped = api.get(
+        "/v1/usage", params={"group_by": ""}, headers={"Authorization": f"Bearer {key}"}
+    ).json()
     assert ungrouped["data"] == [
         {
             "cost_usd": "0.385000",
