@@ -277,7 +277,9 @@ def test_usage_counts_image_calls_and_fallback_lines(
     assert rows[None]["fallback_lines"] == 2
     assert rows[None]["cost_usd"] == "0.067500"  # 0.045 + 0.0225
     csv_text = api.get(
-        "/v1/usage", params={"format": "csv"}, headers={"Authorization": f"Bearer {key}"}
+        "/v1/usage",
+        params={"format": "csv", "group_by": ""},
+        headers={"Authorization": f"Bearer {key}"},
     ).text
     assert csv_text.splitlines()[0].split(",")[:3] == [
         "cost_usd",
