@@ -61,3 +61,24 @@ def test_every_page_fits_desktop_and_phone(browser: Any, demo: Demo, tmp_path: P
                 assert shot.stat().st_size > 5000
         finally:
             context.close()
+
+
+def test_dark_theme_follows_the_system_and_toggles(
+    browser: Any, demo: Demo, tmp_path: Path
+) -> None:
+    folder = Path(os.environ.get("LONGHAUL_VIEWER_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    page = context.new_page()
+    try:
+        sign_in(page, demo)
+        background = "() => getComputedStyle(document.body).backgroundColor"
+        assert page.evaluate(background) == "rgb(22, 24, 27)"
+        page.goto(f"{demo.url}/ui/jobs/{demo.jobs['code']}?tab=tools")
+        page.screenshot(path=folder / "job-tools-dark.png")
+        page.keyboard.press("t")  # the theme key: light, remembered across pages
+        assert page.evaluate(background) == "rgb(247, 247, 245)"
+        page.goto(f"{demo.url}/ui/jobs")
+        assert page.evaluate(background) == "rgb(247, 247, 245)"
+    finally:
+        context.close()

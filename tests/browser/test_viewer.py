@@ -121,6 +121,8 @@ def test_each_kind_of_job_is_drawn(page: Any, demo: Demo) -> None:
     assert page.locator("table.ledger tbody tr").count() >= 2
 
     page.goto(f"{demo.url}/ui/jobs/{demo.jobs['code']}?tab=raw")
+    page.wait_for_function("() => document.getElementById('raw-json').dataset.loaded "
+                           "&& !document.getElementById('raw-json').textContent.startsWith('Load')")
     assert f'"id": "{demo.jobs["code"]}"' in page.inner_text("#raw-json")
     page.keyboard.press("6")  # keyboard tab switch: timeline
     assert page.locator("#tab-timeline").is_visible()
