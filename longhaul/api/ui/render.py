@@ -75,9 +75,15 @@ def code(source: str | None, language: str = "python", *, plain: bool = False) -
 
 @lru_cache(maxsize=1)
 def pygments_css() -> str:
-    light = HtmlFormatter(style="default", cssclass="hl").get_style_defs(".hl")
-    dark = HtmlFormatter(style="monokai", cssclass="hl").get_style_defs("[data-theme=dark] .hl")
-    return f"{light}\n{dark}\n"
+    """Light (Pygments' default) and dark (monokai) highlighting: dark when chosen with the
+    theme key, or when the system is dark and light was not chosen."""
+    light = HtmlFormatter(style="default").get_style_defs(".hl")
+    dark = HtmlFormatter(style="monokai").get_style_defs("[data-theme=dark] .hl")
+    system = HtmlFormatter(style="monokai").get_style_defs(":root:not([data-theme=light]) .hl")
+    return (
+        f".hl {{ color: #1d1f21; }}\n{light}\n{dark}\n"
+        f"@media (prefers-color-scheme: dark) {{\n{system}\n}}\n"
+    )
 
 
 def _trim(value: Any, limit: int = 2000) -> Any:
