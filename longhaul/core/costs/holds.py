@@ -21,18 +21,20 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from longhaul.core.config import Settings, get_settings
-from longhaul.core.costs.budgets import check_budget, month_spend
+from longhaul.core.costs.budgets import check_budget
 from longhaul.core.costs.money import dollars
+from longhaul.core.costs.usage import month_start
 from longhaul.core.errors import BudgetExceeded
 from longhaul.core.models import ACTIVE, Job, Tenant, utcnow
-from longhaul.core.models.costs import BudgetHold
+from longhaul.core.models.costs import BudgetHold, TenantMonthSpend
 from longhaul.core.pricing.estimate import Estimate, estimate_max_cost
 
 
 def hold_budget(
     session: Session, tenant: Tenant, job: Job, settings: Settings | None = None
-) -> BudgetHold | None:
-    """Admit ``job`` (just inserted, flushed) against the budget or raise ``BudgetExceeded``."""
+) -> Decimal | None:
+    """Admit ``job`` (just inserted, flushed) against the budget or raise ``BudgetExceeded``;
+    returns the amount held. Three statements: lock, read, insert."""
     settings = settings or get_settings()
     if tenant.monthly_budget_usd is None:
         return None
@@ -50,8 +52,8 @@ def hold_budget(
     if budget is None:
         return None
     estimate = _estimate(session, job, settings)
-    spent = month_spend(session, tenant.id)
-    held = open_holds(session, tenant.id)
+    # a new statement after the lock: it sees what the admissions before this one committed
+    spent, held = _spent_and_held(session, tenant.id)
     amount = estimate.amount
     if amount is None:  # an unpriced model: nothing to hold, today's spent-only rule applies
         check_budget(session, tenant)
@@ -80,20 +82,36 @@ def hold_budget(
         )
         .on_conflict_do_nothing(index_elements=["job_id"])
     )
-    return session.get(BudgetHold, job.id)
+    return amount
 
 
 def open_holds(session: Session, tenant_id: str) -> Decimal:
     """Holds of the tenant's active jobs; holds of jobs seen ended are released on the way."""
-    rows = session.execute(
-        select(BudgetHold.job_id, BudgetHold.amount, Job.status)
+    return _spent_and_held(session, tenant_id)[1]
+
+
+def _spent_and_held(session: Session, tenant_id: str) -> tuple[Decimal, Decimal]:
+    """This month's spend (the rollup row) and the open holds of active jobs, in one statement;
+    holds of jobs seen ended are released on the way."""
+    active = Job.status.in_(ACTIVE)
+    spend = (
+        select(TenantMonthSpend.amount)
+        .where(TenantMonthSpend.tenant_id == tenant_id, TenantMonthSpend.month == month_start())
+        .scalar_subquery()
+    )
+    held, ended, spent = session.execute(
+        select(
+            func.coalesce(func.sum(BudgetHold.amount).filter(active), 0),
+            func.array_agg(BudgetHold.job_id).filter(~active),
+            spend,
+        )
+        .select_from(BudgetHold)
         .join(Job, Job.id == BudgetHold.job_id)
         .where(BudgetHold.tenant_id == tenant_id, BudgetHold.released_at.is_(None))
-    ).all()
-    ended = [job_id for job_id, _, status in rows if status not in ACTIVE]
+    ).one()
     if ended:
-        release_holds(session, ended)
-    return sum((amount for _, amount, status in rows if status in ACTIVE), Decimal(0))
+        release_holds(session, list(ended))
+    return Decimal(spent or 0), Decimal(held)
 
 
 def release_holds(session: Session, job_ids: list[str]) -> None:

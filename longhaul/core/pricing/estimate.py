@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import genai_prices
@@ -32,6 +33,7 @@ from longhaul.core.pricing.book import PriceBook, get_price_book
 from longhaul.core.pricing.engine import price_response
 from longhaul.core.pricing.tokens import normalize_tier
 
+INPUT_BLOCK = 256
 IMAGE_TOKENS_BOUND = 12_480  # 1.5 x the 8,320 of a square image at the highest quality
 PER_CALL_TOOLS = ("web_search", "file_search", "image_generation")
 
@@ -89,17 +91,14 @@ def estimate_max_cost(
         return Estimate(None, inp, None, notes=[f"model {model!r}: no price or context window"])
 
     def cost(response: dict[str, Any], tools: list[dict[str, Any]]) -> Decimal | None:
-        priced = price_response(
-            {"model": model, "service_tier": tier, "tools": tools, **response},
-            request={},
-            requested_at=at,
-            completion_window=completion_window,
-            book=book,
-        )
-        if not all(line.priced for line in priced.lines):
-            return None
-        return sum((line.amount or Decimal(0) for line in priced.lines), Decimal(0))
+        synthetic = {"model": model, "service_tier": tier, "tools": tools, **response}
+        key = json.dumps(synthetic, sort_keys=True)
+        _BOOKS.setdefault(id(book), book)  # kept alive, so its id stays its own
+        return _cost(key, at.date(), completion_window, id(book))
 
+    # Input rounded up to a whole block of tokens: still a bound, and the price of a shape is
+    # then computed once (pricing runs at every admission).
+    inp = -(-inp // INPUT_BLOCK) * INPUT_BLOCK
     tokens = cost({"usage": {"input_tokens": inp, "output_tokens": out}}, [])
     if tokens is None:
         return Estimate(None, inp, out, notes=[f"model {model!r} is unpriced"])
@@ -152,6 +151,26 @@ def _synthetic(
     return {"output": [item]}, [tool]
 
 
+_BOOKS: dict[int, PriceBook] = {}
+
+
+@lru_cache(maxsize=4096)
+def _cost(synthetic: str, day: date, window: str | None, book_id: int) -> Decimal | None:
+    """The priced total of a synthetic response (``None`` if any line is unpriced), at noon
+    UTC of ``day``: prices change by day, never within one."""
+    priced = price_response(
+        json.loads(synthetic),
+        request={},
+        requested_at=datetime.combine(day, time(12), UTC),
+        completion_window=window,
+        book=_BOOKS[book_id],
+    )
+    if not all(line.priced for line in priced.lines):
+        return None
+    return sum((line.amount or Decimal(0) for line in priced.lines), Decimal(0))
+
+
+@lru_cache(maxsize=1024)
 def _context_window(model: str) -> int | None:
     try:
         usage = genai_prices.Usage(input_tokens=1)

@@ -23,15 +23,15 @@ from longhaul.core.models.costs import BudgetHold
 from longhaul.core.pricing.estimate import input_bound
 
 # gpt-5.5 standard: input $5/M, output $30/M. With max_output_tokens 6,000 a job may cost
-# 6,000 * 30/M = 0.18 plus its input: 36 bytes (the input's JSON string) * 5/M = 0.00018,
-# so 0.18018.
+# 6,000 * 30/M = 0.18 plus its input: 36 bytes (the input's JSON string), rounded up to a
+# 256-token block, * 5/M = 0.00128, so 0.18128.
 BODY = {
     "model": "gpt-5.5",
     "input": "Summarise the history of trucking.",
     "background": True,
     "max_output_tokens": 6_000,
 }
-HOLD = D("0.180180")
+HOLD = D("0.181280")
 
 
 @pytest.fixture
@@ -67,26 +67,26 @@ def test_holds_admit_what_fits_and_refuse_the_rest_with_figures(
     api: TestClient, key: str, session: Session, tenant: Tenant
 ) -> None:
     assert input_bound(BODY) == 36
-    admitted = [_post(api, key) for _ in range(5)]  # 5 * 0.18018 = 0.9009 <= $1
+    admitted = [_post(api, key) for _ in range(5)]  # 5 * 0.18128 = 0.9064 <= $1
     assert [r.status_code for r in admitted] == [200] * 5
-    refused = _post(api, key)  # 0.9009 + 0.18018 = 1.08108 > $1
+    refused = _post(api, key)  # 0.9064 + 0.18128 = 1.08768 > $1
     assert refused.status_code == 402
     error = refused.json()["error"]
     assert (error["type"], error["code"]) == ("insufficient_quota", "budget_exceeded")
-    assert "may cost up to $0.18018" in error["message"]
+    assert "may cost up to $0.18128" in error["message"]
     assert "output ≤ 6,000 tokens" in error["message"]
-    assert "$0.00 is spent and $0.9009 held by running jobs of $1.00" in error["message"]
-    assert "leaving $0.0991" in error["message"]
+    assert "$0.00 is spent and $0.9064 held by running jobs of $1.00" in error["message"]
+    assert "leaving $0.0936" in error["message"]
     assert _jobs(session, tenant) == 5  # the refused job was never stored (nor sent upstream)
     assert open_holds(session, tenant.id) == 5 * HOLD
 
-    small = _post(api, key, {**BODY, "max_output_tokens": 3_000})  # 0.09 + 0.00018 fits
+    small = _post(api, key, {**BODY, "max_output_tokens": 3_000})  # 0.09128: 0.99768 fits
     assert small.status_code == 200
 
     view = api.get(
         f"/v1/jobs/{admitted[0].json()['id']}", headers={"Authorization": f"Bearer {key}"}
     ).json()
-    assert view["budget_hold"]["amount_usd"] == "0.180180"
+    assert view["budget_hold"]["amount_usd"] == "0.181280"
     assert view["budget_hold"]["status"] == "held"
     assert view["budget_hold"]["estimate"]["output_tokens_max"] == 6_000
 
@@ -131,7 +131,7 @@ def test_concurrent_submissions_never_over_admit(
         t.start()
     for t in threads:
         t.join(60)
-    assert sorted(codes) == [200] * 5 + [402] * 3  # 5 * 0.18018 fits $1, a 6th does not
+    assert sorted(codes) == [200] * 5 + [402] * 3  # 5 * 0.18128 fits $1, a 6th does not
     assert open_holds(session, tenant.id) == 5 * HOLD <= D("1")
 
 

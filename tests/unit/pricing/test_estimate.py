@@ -23,19 +23,20 @@ def test_tokens_with_max_output_tokens() -> None:
     e = estimate_max_cost(
         {"model": "gpt-5", "input": "Say hello", "max_output_tokens": 1_000}, at=NOV, book=BOOK
     )
-    # gpt-5: 11 * 1.25/M = 0.00001375 → 0.000014; 1,000 * 10/M = 0.010000
-    assert (e.input_tokens, e.output_tokens, e.amount) == (11, 1_000, D("0.010014"))
+    # gpt-5: 11 bytes, rounded up to a 256-token block: 256 * 1.25/M = 0.00032;
+    # 1,000 * 10/M = 0.01
+    assert (e.input_tokens, e.output_tokens, e.amount) == (256, 1_000, D("0.010320"))
 
 
 def test_output_up_to_the_model_cap_or_context_window_without_max_output_tokens() -> None:
     e = estimate_max_cost({"model": "gpt-5", "input": "Say hello"}, at=NOV, book=BOOK)
-    # the table's gpt-5* cap: 128,000 output * 10/M = 1.28, + 0.000014 input
-    assert (e.output_tokens, e.amount) == (128_000, D("1.280014"))
+    # the table's gpt-5* cap: 128,000 output * 10/M = 1.28, + 256 * 1.25/M = 0.00032 input
+    assert (e.output_tokens, e.amount) == (128_000, D("1.280320"))
     assert "cap (128000)" in e.notes[0]
     e = estimate_max_cost({"model": "gpt-4.1", "input": "Say hello"}, at=NOV, book=BOOK)
     # no cap in the table: context window 1,000,000 (genai-prices) - 11 input = 999,989 * 8/M
-    # = 7.999912, + 11 * 2/M = 0.000022
-    assert (e.output_tokens, e.amount) == (999_989, D("7.999934"))
+    # = 7.999912, + 256 * 2/M = 0.000512
+    assert (e.output_tokens, e.amount) == (999_989, D("8.000424"))
     assert "context window" in e.notes[0]
 
 
@@ -53,11 +54,11 @@ def test_tools_within_max_tool_calls_and_containers() -> None:
     }
     e = estimate_max_cost(request, at=NOV, book=BOOK)
     assert input_bound(request) == 173  # bytes of '"x"' and of the tools' JSON
-    # tokens: 173 * 2.5/M = 0.0004325 → 0.000433 (half up); 100 * 10/M = 0.001 → 0.001433
-    tokens = D("0.001433")
+    # tokens: 173 → 256 * 2.5/M = 0.00064; 100 * 10/M = 0.001 → 0.00164
+    tokens = D("0.001640")
     # dearest per-call tool: 4 * $25/1k preview search = 0.1 (file search 4 * $2.50/1k = 0.01);
     # one 4 GB container, billed as the ledger bills it: 5 min * $0.006 = 0.03
-    assert e.parts == {"tokens": "0.001433", "tool_calls": "0.100000", "containers": "0.030000"}
+    assert e.parts == {"tokens": "0.001640", "tool_calls": "0.100000", "containers": "0.030000"}
     assert e.amount == tokens + D("0.13")
 
 
@@ -77,9 +78,9 @@ def test_image_tool_default_model_and_assumed_calls() -> None:
 def test_completion_window_discount_and_prior_context() -> None:
     request = {"model": "gpt-5", "input": "Say hello", "max_output_tokens": 1_000}
     e = estimate_max_cost(request, at=NOV, completion_window="8h", prior_tokens=989, book=BOOK)
-    # input 11 + 989 predecessor tokens = 1,000 * (1.25 * 0.6)/M = 0.00075;
+    # input 11 + 989 predecessor tokens = 1,000 → 1,024 * (1.25 * 0.6)/M = 0.000768;
     # output 1,000 * (10 * 0.6)/M = 0.006
-    assert (e.input_tokens, e.amount) == (1_000, D("0.006750"))
+    assert (e.input_tokens, e.amount) == (1_024, D("0.006768"))
 
 
 def test_unknown_model_has_no_bound() -> None:
