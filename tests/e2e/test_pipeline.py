@@ -239,7 +239,8 @@ def test_list_jobs_paginates_with_cursor(client: openai.OpenAI, stack: Stack, ap
 
 def test_metrics_and_readiness(stack: Stack) -> None:
     r = httpx.get(f"{stack.api_url}/readyz")
-    assert r.status_code == 200 and r.json()["checks"] == {"database": "ok", "redis": "ok"}
+    checks = r.json()["checks"]
+    assert r.status_code == 200 and checks == {"database": "ok", "redis": "ok", "storage": "ok"}
     text = httpx.get(f"{stack.api_url}/metrics").text
     assert 'longhaul_jobs{status="completed"}' in text
     assert 'longhaul_queue_depth{queue="poll"}' in text
