@@ -115,6 +115,20 @@ class Settings(BaseSettings):
     )
     webhook_rotation_grace_seconds: int = Field(86400, description="Old secret stays valid.")
 
+    # Streams (live progress)
+    stream_all: bool = Field(
+        False, description="Stream every job's events, not only `stream: true` requests."
+    )
+    event_retention_days: int | None = Field(
+        30, description="Delete stored stream events after N days (unset: keep them)."
+    )
+    relay_max_streams: int = Field(2500, description="Upstream streams one relay holds at most.")
+    relay_lease_seconds: int = Field(30, description="A relay owns a stream this long per renewal.")
+    relay_grace_seconds: float = Field(
+        30.0,
+        description="A streaming job no relay created by then is submitted by a worker instead.",
+    )
+
     # Flower
     flower_port: int = Field(5555, description="Flower port.")
     flower_basic_auth: str = Field("admin:longhaul", description="Flower user:password.")

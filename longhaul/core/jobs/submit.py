@@ -22,6 +22,7 @@ from longhaul.core.jobs.common import (
 )
 from longhaul.core.jobs.state import claim, transition
 from longhaul.core.models import TERMINAL, Job, utcnow
+from longhaul.core.streams.policy import relay_creates
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ def upstream_body(job: Job) -> dict[str, Any]:
     body = dict(job.request_body)
     body["background"] = True
     body["store"] = True
+    body.pop("stream", None)  # a worker's create never streams; the relay's does (core/streams)
     body["metadata"] = {**(body.get("metadata") or {}), "longhaul_job_id": job.id}
     return body
 
@@ -45,6 +47,8 @@ def submit_job(
     now = utcnow()
     if expired := _past_deadline_before_submit(session, job_id, now):
         return expired
+    if relay_creates(session, job_id, settings, token):
+        return []  # a streaming job: the relay's create is its stream
     claimed = claim(
         session, job_id, ["queued"], lease_seconds=settings.lease_seconds, token=token, now=now
     )
