@@ -7,7 +7,7 @@ import importlib
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-COMMAND_MODULES = ("serve", "check", "keys", "jobs", "stack", "demo", "costs", "webhooks")
+COMMAND_MODULES = ("serve", "check", "keys", "jobs", "stack", "demo", "costs", "webhooks", "relay")
 # Commands that work on a stack's data: they use the running `longhaul up` stack for every
 # setting not configured explicitly (see longhaul.cli.context).
 STACK_COMMANDS = frozenset({"keys", "jobs", "costs", "budgets", "webhooks", "migrate"})

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from longhaul.api.deps import SessionDep, TenantDep
 from longhaul.api.dispatch import enqueue
 from longhaul.api.links import base_url
+from longhaul.api.streaming import event_stream, wants_event_stream
 from longhaul.core import upstream
 from longhaul.core.config import get_settings
 from longhaul.core.costs.holds import hold_budget
@@ -21,6 +22,7 @@ from longhaul.core.jobs import intake, queries
 from longhaul.core.jobs.cancel import request_cancel
 from longhaul.core.jobs.views import response_view
 from longhaul.core.models import ACTIVE, Tenant, utcnow
+from longhaul.core.streams.store import delete_events
 
 router = APIRouter(prefix="/v1/responses", tags=["responses"])
 
@@ -62,6 +64,8 @@ def retrieve_response(
     response_id: str, request: Request, session: SessionDep, tenant: TenantDep
 ) -> dict[str, Any]:
     job = queries.get_for_tenant(session, tenant, response_id)
+    if wants_event_stream(request):
+        return event_stream(request, session, job)  # type: ignore[return-value]
     return response_view(session, job, base_url(request))
 
 
@@ -99,6 +103,7 @@ def delete_response(response_id: str, session: SessionDep, tenant: TenantDep) ->
         with contextlib.suppress(Exception):
             upstream.get_client().responses.delete(job.upstream_response_id)
     delete_job_artifacts(session, job)
+    delete_events(session, job.id)
     job.deleted_at = utcnow()
     job.request_body = {}
     job.response_body = None

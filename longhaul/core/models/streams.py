@@ -24,9 +24,7 @@ class JobEvent(Timestamped, Base):
     __tablename__ = "job_events"
     __table_args__ = (Index("ix_job_events_created_at", "created_at", postgresql_using="brin"),)
 
-    job_id: Mapped[str] = mapped_column(
-        ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
-    )
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
     sequence_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     type: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(10))
@@ -41,9 +39,7 @@ class JobStream(Timestamped, Base):
 
     __tablename__ = "job_streams"
 
-    job_id: Mapped[str] = mapped_column(
-        ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
-    )
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
     status: Mapped[str] = mapped_column(String(10), default="live", index=True)
     next_sequence_number: Mapped[int] = mapped_column(Integer, default=0)
     upstream_sequence_number: Mapped[int | None] = mapped_column(Integer)

@@ -88,7 +88,12 @@ def claim_streams(session: Session, owner: str, limit: int, lease_seconds: int) 
     now = utcnow()
     rows = session.execute(
         _CLAIM,
-        {"owner": owner, "until": now + timedelta(seconds=lease_seconds), "now": now, "limit": limit},
+        {
+            "owner": owner,
+            "until": now + timedelta(seconds=lease_seconds),
+            "now": now,
+            "limit": limit,
+        },
     ).all()
     return [Claimed(*row) for row in rows]
 
@@ -123,7 +128,9 @@ def load(session: Session, job_id: str, settings: Settings) -> JobInfo | None:
     return JobInfo(job.id, job.status, job.upstream_response_id, job.created_at, view)
 
 
-def begin_create(session: Session, job_id: str, settings: Settings) -> tuple[dict[str, Any], str] | None:
+def begin_create(
+    session: Session, job_id: str, settings: Settings
+) -> tuple[dict[str, Any], str] | None:
     """Claim a queued job (when due) and commit it as ``submitting``, like submit does; returns
     the upstream body and the job lease, or None if it is not this relay's to create now."""
     now = utcnow()

@@ -155,9 +155,7 @@ class Relay:
 
     async def _renew(self) -> None:
         ids = list(self.streams)
-        held = await self._db(
-            stream_jobs.renew, self.owner, ids, self.settings.relay_lease_seconds
-        )
+        held = await self._db(stream_jobs.renew, self.owner, ids, self.settings.relay_lease_seconds)
         for job_id in ids:
             if job_id not in held:
                 self._drop(job_id, "lease lost")
@@ -219,7 +217,11 @@ class Relay:
                         created = True
                         upstream_response = event.get("response") or {}
                         await self._db(
-                            stream_jobs.created, stream.job_id, owner, upstream_response, self.settings
+                            stream_jobs.created,
+                            stream.job_id,
+                            owner,
+                            upstream_response,
+                            self.settings,
                         )
                     if self._take(stream, event):
                         return "terminal"

@@ -1,0 +1,33 @@
+"""`longhaul relay`: the asyncio process that holds upstream event streams (never a Celery pool
+slot). The logic is ``core.streams.relay``; this adapter wires it to Celery for follow-ups
+(a terminal stream event sends the job's poll at once) and to the process's signals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from longhaul.core.config import get_settings
+from longhaul.core.streams.relay import Relay
+from longhaul.worker.dispatch import send_followups
+
+log = logging.getLogger("longhaul.relay")
+
+
+def run_relay() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(_main())
+    return 0
+
+
+async def _main() -> None:
+    settings = get_settings()
+    relay = Relay(settings, followup=lambda step, job_id: send_followups([step], job_id))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("relay %s started (at most %d streams)", relay.owner, settings.relay_max_streams)
+    await relay.run(stop)
+    log.info("relay %s stopped", relay.owner)
