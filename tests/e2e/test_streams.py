@@ -12,10 +12,9 @@ import openai
 import pytest
 
 from longhaul.simulator import start_simulator
-from tests.support.stack import Stack, running_stack, wait_for
+from tests.support.stack import Stack, running_stack
 
 RESUME_LIMIT = 1.0  # the simulator's stand-in for OpenAI's 5 minutes
-TERMINAL_EVENTS = {"response.completed", "response.failed", "response.incomplete"}
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +82,56 @@ def test_drop_and_resume_past_the_upstream_limit(client: openai.OpenAI) -> None:
     # The SDK helper re-reads from event 0 and accumulates the same final response.
     with client.responses.stream(response_id=job.id) as helper:
         assert helper.get_final_response().output_text == final.output_text
+
+
+def test_refused_resume_falls_back_to_polling(client: openai.OpenAI) -> None:
+    # Cut after 3 events, when the response has left the queue past the resume limit: the
+    # relay's resume is refused, the stream says so, and the final event still comes.
+    job = client.responses.create(
+        model="gpt-5.5",
+        input="hi",
+        background=True,
+        metadata={"longhaul_sim": f"queued:{RESUME_LIMIT + 0.5},streamdrop:3"},
+    )
+    events = list(client.responses.retrieve(job.id, stream=True))
+    kinds = [e.type for e in events]
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    assert "longhaul.stream.polling" in kinds
+    notice = events[kinds.index("longhaul.stream.polling")]
+    assert "refused" in notice.model_dump()["message"]
+    assert kinds[-1] == "response.completed"
+    assert events[-1].response.model_dump() == client.responses.retrieve(job.id).model_dump()  # type: ignore[union-attr]
+
+
+def test_bad_requests_and_other_tenants(
+    client: openai.OpenAI, stack: Stack, database_url: str, api_key: str
+) -> None:
+    job = client.responses.create(model="gpt-5.5", input="hi", background=True)
+    url = f"{stack.api_url}/v1/responses/{job.id}"
+    auth = {"Authorization": f"Bearer {api_key}"}
+    for bad in ("x", "-1", "100000", "1.5"):
+        reply = httpx2.get(url, params={"stream": "true", "starting_after": bad}, headers=auth)
+        assert reply.status_code == 400, (bad, reply.text)
+        assert reply.json()["error"]["param"] == "starting_after"
+    other = openai.OpenAI(base_url=f"{stack.api_url}/v1", api_key=_key(database_url), max_retries=0)
+    with pytest.raises(openai.NotFoundError):
+        list(other.responses.retrieve(job.id, stream=True))
+
+
+def test_delete_takes_the_events(client: openai.OpenAI, database_url: str) -> None:
+    from sqlalchemy import func, select
+
+    from longhaul.core.db import session_scope
+    from longhaul.core.models.streams import JobEvent
+
+    job = client.responses.create(model="gpt-5.5", input="hi", background=True)
+    assert list(client.responses.retrieve(job.id, stream=True))[-1].type == "response.completed"
+
+    def count() -> int:
+        with session_scope(database_url) as session:
+            query = select(func.count()).where(JobEvent.job_id == job.id)
+            return int(session.execute(query).scalar_one())
+
+    assert count() > 5
+    client.responses.delete(job.id)
+    assert count() == 0

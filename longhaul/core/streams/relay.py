@@ -87,6 +87,7 @@ class Relay:
             http_client=openai.DefaultAsyncHttpxClient(limits=limits),
         )
         self.stored_events = 0
+        self._flushing = asyncio.Lock()
 
     # --- process ------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -358,17 +359,18 @@ class Relay:
                 log.exception("flush failed; retrying")
 
     async def flush(self) -> None:
-        """Store every buffered event (one transaction), then publish them."""
+        """Store every buffered event (one transaction), then publish them. One at a time:
+        each stream's events must be stored in order."""
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         batch: list[tuple[Stream, store.Pending]] = []
         for stream in self.streams.values():
             if not stream.pending:
                 continue
             pending = store.Pending(
-                stream.job_id,
-                stream.stored_next,
-                stream.pending,
-                stream.upstream_seq,
-                stream.pending_up,
+                stream.job_id, stream.pending, stream.upstream_seq, stream.pending_up
             )
             stream.pending, stream.pending_up = [], []
             batch.append((stream, pending))

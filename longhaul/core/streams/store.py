@@ -114,14 +114,17 @@ class Pending:
     """Events a relay numbered in memory for one stream it leases, to store in one flush."""
 
     job_id: str
-    expected_next: int  # the stream's stored ``next_sequence_number`` before these
-    events: list[Event]
+    events: list[Event]  # numbered contiguously, starting at the stored cursor
     upstream_sequence_number: int | None
     upstream_numbers: list[int | None]
 
     @property
+    def expected_next(self) -> int:
+        return self.events[0].sequence_number
+
+    @property
     def next_sequence_number(self) -> int:
-        return self.expected_next + len(self.events)
+        return self.events[-1].sequence_number + 1
 
 
 _ADVANCE = text(
