@@ -183,12 +183,17 @@ class Relay:
                     return
                 stream.template = info.template
                 outcome = "wait"
+                running = info.status in ("in_progress", "cancelling")
                 if info.status == "queued":
                     outcome = await self._create(stream)
-                elif info.status in ("in_progress", "cancelling") and info.upstream_response_id:
+                elif info.status != "submitting" and info.upstream_response_id:
+                    # Also once the job has ended: the upstream replays what we have not
+                    # stored yet, up to its terminal event (or refuses: then polling).
                     outcome = await self._attach(stream, info.upstream_response_id)
-                elif info.status not in ("submitting", "queued"):
-                    outcome = "ended"  # finalizing or terminal: the end is known
+                    if not running and (outcome == "reconnect" or failures >= 4):
+                        outcome = "ended"
+                elif info.status != "submitting":
+                    outcome = "ended"  # ended before it reached upstream
                 if outcome in ("terminal", "ended"):
                     await self._to_polling(stream, None)
                     return
