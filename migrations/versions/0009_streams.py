@@ -1,7 +1,7 @@
 """streams: job events and relay cursors
 
-Revision ID: 0008_streams
-Revises: 0007_budget_alerts
+Revision ID: 0009_streams
+Revises: 0008_budget_holds
 Create Date: 2026-11-29 09:56:59.744882
 """
 
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0008_streams"
-down_revision = "0007_budget_alerts"
+revision = "0009_streams"
+down_revision = "0008_budget_holds"
 branch_labels = None
 depends_on = None
 
