@@ -213,7 +213,8 @@ def _start(
     )
     worker = sup.spawn("worker", ["worker"], stop_timeout=30)
     beat = sup.spawn("beat", ["beat"])
-    progress("started api, worker, beat, flower")
+    relay = sup.spawn("relay", ["relay"], stop_timeout=15)
+    progress("started api, worker, beat, relay, flower")
     api.wait(fixed=api_fixed)
     progress("api healthy")
     flower.wait(fixed=flower_fixed)
@@ -222,9 +223,12 @@ def _start(
         lambda: _worker_answers(redis_url), timeout=90, what="worker", proc=worker.proc,
         log_file=worker.log,
     )  # fmt: skip
-    if beat.proc.poll() is not None:
-        raise StackError(f"beat exited with code {beat.proc.returncode} (see {beat.log})")
-    progress("worker answers; beat runs")
+    for child in (beat, relay):
+        if child.proc.poll() is not None:
+            raise StackError(
+                f"{child.name} exited with code {child.proc.returncode} (see {child.log})"
+            )
+    progress("worker answers; beat and relay run")
     api_root = f"http://{host}:{api.port}"
     flower_url = f"http://127.0.0.1:{flower.port}"
     return {

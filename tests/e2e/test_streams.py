@@ -79,6 +79,13 @@ def test_drop_and_resume_past_the_upstream_limit(client: openai.OpenAI) -> None:
     assert "response.web_search_call.completed" in kinds
     text = "".join(e.delta for e in head + rest if e.type == "response.output_text.delta")  # type: ignore[union-attr]
     assert text == final.output_text
+    progress = httpx2.get(
+        f"{client.base_url}jobs/{job.id}", headers={"Authorization": f"Bearer {client.api_key}"}
+    ).json()["progress"]
+    assert progress["output_text"] == final.output_text
+    assert progress["reasoning_summary"].startswith("**Planning the response**")
+    assert progress["tool_calls_started"] == progress["tool_calls_finished"] == 1
+    assert progress["stream"] == "done" and progress["last_event_at"]
     # The SDK helper re-reads from event 0 and accumulates the same final response.
     with client.responses.stream(response_id=job.id) as helper:
         assert helper.get_final_response().output_text == final.output_text

@@ -14,6 +14,7 @@ from longhaul.core.costs.holds import hold_view
 from longhaul.core.costs.ledger import call_cost, summarize_lines
 from longhaul.core.models import Job, ToolCall
 from longhaul.core.models.costs import LedgerLine
+from longhaul.core.streams.progress import job_progress
 
 RESPONSE_STATUS = {
     "queued": "queued",
@@ -115,6 +116,7 @@ def job_view(session: Session, job: Job, base_url: str | None = None) -> dict[st
             }
             for c in calls
         ],
+        "progress": job_progress(session, job.id),  # from the event stream, if it has one
     }
 
 

@@ -96,3 +96,39 @@ def test_stream_requests_without_a_stream(
         assert reply.json()["error"]["param"] == "stream"
         plain = api.get(f"/v1/responses/{job['id']}?stream=false", headers=auth)
         assert plain.status_code == 200 and plain.json()["id"] == job["id"]
+
+
+def test_progress_from_events(session: Session, tenant: Any) -> None:
+    from longhaul.core.streams.progress import job_progress
+
+    job_id = _stream(session, tenant)
+    stream_jobs.claim_streams(session, "relay-p", 1000, 30)
+    session.commit()
+    ws = {"id": "ws_1", "type": "web_search_call", "status": "in_progress", "action": {}}
+    ci = {"id": "ci_1", "type": "code_interpreter_call", "status": "in_progress"}
+    raw: list[dict[str, Any]] = [
+        {"type": "response.output_item.added", "output_index": 0, "item": {"type": "reasoning"}},
+        {"type": "response.reasoning_summary_text.delta", "output_index": 0, "delta": "Plan"},
+        {"type": "response.reasoning_summary_text.delta", "output_index": 0, "delta": "ning"},
+        {"type": "response.output_item.added", "output_index": 1, "item": ws},
+        {"type": "response.output_item.done", "output_index": 1, "item": {**ws, "status": "x"}},
+        {"type": "response.output_item.added", "output_index": 2, "item": ci},
+        {"type": "response.output_text.delta", "output_index": 3, "delta": "Hello, "},
+        {"type": "response.output_text.delta", "output_index": 3, "delta": "wor"},
+    ]
+    events = [store.numbered("upstream", e, n) for n, e in enumerate(raw, 1)]
+    pending = store.Pending(job_id, events, len(raw), list(range(1, len(raw) + 1)))
+    assert store.append_batch(session, "relay-p", [pending], 30) == {job_id}
+    session.commit()
+    progress = job_progress(session, job_id)
+    assert progress is not None
+    assert progress["reasoning_summary"] == "Planning"
+    assert progress["output_text"] == "Hello, wor"
+    assert [(c["id"], c["status"]) for c in progress["tool_calls"]] == [
+        ("ws_1", "finished"),
+        ("ci_1", "started"),
+    ]
+    assert (progress["tool_calls_started"], progress["tool_calls_finished"]) == (2, 1)
+    assert progress["events"] == len(raw) + 1 and progress["last_event_at"]
+    job = add_job(session, tenant.id)
+    assert job_progress(session, job.id) is None  # no stream, no progress
