@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -56,6 +56,7 @@ def tenant_for_key(session: Session, key: str | None) -> Tenant:
         select(Tenant)
         .join(ApiKey, ApiKey.tenant_id == Tenant.id)
         .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+        .where(or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > func.now()))
     ).scalar_one_or_none()
     if row is None:
         raise Unauthorized("Incorrect API key provided.", code="invalid_api_key")

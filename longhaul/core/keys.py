@@ -1,13 +1,15 @@
-"""API key administration: list a tenant's keys (never the secrets) and revoke one."""
+"""API key administration: create keys that expire, list a tenant's keys (never the secrets),
+revoke one. Expired and revoked keys are refused by ``auth.tenant_for_key``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from longhaul.core.auth import create_api_key, hash_key
 from longhaul.core.models import ApiKey, Tenant, utcnow
 
 
@@ -19,6 +21,19 @@ class KeyInfo:
     name: str | None
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
+
+
+def create_key(
+    session: Session, *, tenant_name: str, name: str | None, expires_at: datetime | None
+) -> str:
+    """A new key (printed once by the caller), valid until ``expires_at`` when given."""
+    key = create_api_key(session, tenant_name=tenant_name, name=name)
+    if expires_at is not None:
+        session.execute(
+            update(ApiKey).where(ApiKey.key_hash == hash_key(key)).values(expires_at=expires_at)
+        )
+    return key
 
 
 def list_keys(
@@ -31,10 +46,15 @@ def list_keys(
     )
     if tenant_name is not None:
         stmt = stmt.where(Tenant.name == tenant_name)
-    if not include_revoked:
-        stmt = stmt.where(ApiKey.revoked_at.is_(None))
+    if not include_revoked:  # the keys that work: neither revoked nor expired
+        stmt = stmt.where(
+            ApiKey.revoked_at.is_(None),
+            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > func.now()),
+        )
     return [
-        KeyInfo(key.id, tenant, key.prefix, key.name, key.created_at, key.revoked_at)
+        KeyInfo(
+            key.id, tenant, key.prefix, key.name, key.created_at, key.revoked_at, key.expires_at
+        )
         for key, tenant in session.execute(stmt).all()
     ]
 
@@ -54,4 +74,6 @@ def revoke_key(session: Session, key_ref: str) -> KeyInfo | None:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.flush()
-    return KeyInfo(key.id, tenant, key.prefix, key.name, key.created_at, key.revoked_at)
+    return KeyInfo(
+        key.id, tenant, key.prefix, key.name, key.created_at, key.revoked_at, key.expires_at
+    )

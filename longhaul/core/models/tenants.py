@@ -28,3 +28,4 @@ class ApiKey(Timestamped, Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]

@@ -1,0 +1,22 @@
+"""api keys may expire: api_keys.expires_at (NULL = never)
+
+Revision ID: 0009_api_key_expiry
+Revises: 0008_budget_holds
+Create Date: 2026-11-29 11:00:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009_api_key_expiry"
+down_revision = "0008_budget_holds"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("api_keys", sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column("api_keys", "expires_at")
