@@ -1,5 +1,6 @@
-"""Write deploy/k8s/ (Kustomize base): API, a worker Deployment per work class, beat, Flower, the
-migrate Job, KEDA ScaledObjects on Redis queue length, an HPA for the API, PodDisruptionBudgets.
+"""Write deploy/k8s/ (Kustomize base): API, a worker Deployment per work class, beat, the event
+relay, Flower, the migrate Job, KEDA ScaledObjects on Redis queue length, an HPA for the API,
+PodDisruptionBudgets.
 
     python scripts/k8s_manifests.py            # print what would change
     python scripts/k8s_manifests.py --write    # rewrite deploy/k8s/*.yaml
@@ -311,6 +312,22 @@ def beat() -> list[dict[str, Any]]:
     return [deployment("longhaul-beat", "beat", pod([c]), strategy={"type": "Recreate"})]
 
 
+def relay() -> list[dict[str, Any]]:
+    """The event relay of streaming jobs: replicas share the streams by lease."""
+    check = {
+        "exec": {"command": ["longhaul", "check", "database", "redis"]},
+        "periodSeconds": 60,
+        "timeoutSeconds": 20,
+        "failureThreshold": 3,
+        "initialDelaySeconds": 30,
+    }
+    c = container("relay", ["relay"], memory="384Mi", cpu="100m", livenessProbe=check)
+    return [
+        deployment("longhaul-relay", "relay", pod([c], grace=30), replicas=2),
+        pdb("longhaul-relay", "relay", maxUnavailable=1),
+    ]
+
+
 def flower() -> list[dict[str, Any]]:
     c = container(
         "flower",
@@ -398,6 +415,7 @@ FILES = {
     "workers.yaml": workers,
     "keda.yaml": keda,
     "beat.yaml": beat,
+    "relay.yaml": relay,
     "flower.yaml": flower,
     "migrate.yaml": migrate,
 }
