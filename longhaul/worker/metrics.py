@@ -9,6 +9,7 @@ on ``LONGHAUL_WORKER_METRICS_PORT``.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import shutil
@@ -31,6 +32,8 @@ def prepare_multiprocess_dir() -> str:
     else:
         folder = tempfile.mkdtemp(prefix="longhaul-worker-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        main_pid = os.getpid()  # pool children inherit atexit hooks: only the parent cleans up
+        atexit.register(lambda: os.getpid() == main_pid and shutil.rmtree(folder, True))
     return folder
 
 
