@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from longhaul.api.ui import render
 from longhaul.core.jobs.views import job_view
 from longhaul.core.models import ACTIVE, Job
+from longhaul.core.viewer import browse
 from longhaul.core.webhooks.views import job_deliveries
 
 HIGHLIGHT_CHARS = 6_000  # code highlighted per page; past it code is shown plain (Pygments is slow)
@@ -156,9 +157,17 @@ def _maybe_json(value: Any) -> str:
     return render.pretty_json(value) if value is not None else ""
 
 
-def timeline(view: dict[str, Any], deliveries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """State history, submit/poll counters and webhook attempts on one time axis."""
-    events: list[dict[str, Any]] = []
+def timeline(
+    view: dict[str, Any],
+    deliveries: list[dict[str, Any]],
+    inbound: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """State history, OpenAI's webhooks arriving and our webhook attempts on one time axis."""
+    events: list[dict[str, Any]] = [
+        {"at": w["received_at"], "kind": "inbound", "label": f"OpenAI webhook {w['type']}",
+         "detail": str(w["webhook_id"])}
+        for w in inbound or []
+    ]
     created = _parse(view.get("created_at"))
     if created:
         events.append({"at": created, "kind": "state", "label": "created", "detail": ""})
@@ -229,7 +238,7 @@ def job_page(session: Session, job: Job, link: str) -> dict[str, Any]:
         "active": job.status in ACTIVE,
         "artifacts": artifacts,
         "deliveries": deliveries,
-        "timeline": timeline(view, deliveries),
+        "timeline": timeline(view, deliveries, browse.inbound_webhooks(session, job.id)),
         "cost": view.get("cost"),
         "cost_bars": cost_chart(view.get("cost")),
         "sections": sections,

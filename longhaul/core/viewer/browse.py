@@ -15,7 +15,7 @@ from longhaul.core.errors import InvalidInput, NotFound
 from longhaul.core.models import Job, Tenant
 from longhaul.core.models.artifacts import Artifact
 from longhaul.core.models.costs import LedgerLine
-from longhaul.core.models.webhooks import WebhookDelivery, WebhookEvent
+from longhaul.core.models.webhooks import InboundWebhook, WebhookDelivery, WebhookEvent
 
 SORTS = ("created", "finished", "duration", "cost", "model", "status")
 PER_PAGE = 25
@@ -207,3 +207,14 @@ def jobs_by_id(session: Session, tenant_id: str | None, ids: list[str]) -> list[
     if tenant_id is not None:
         stmt = stmt.where(Job.tenant_id == tenant_id)
     return job_rows(session, list(session.execute(stmt).scalars()))
+
+
+def inbound_webhooks(session: Session, job_id: str) -> list[dict[str, Any]]:
+    """OpenAI's ``response.*`` webhooks that arrived for the job (the timeline's upstream side)."""
+    rows = session.execute(
+        select(InboundWebhook.type, InboundWebhook.received_at, InboundWebhook.webhook_id)
+        .where(InboundWebhook.job_id == job_id)
+        .order_by(InboundWebhook.received_at)
+        .limit(100)
+    ).all()
+    return [{"type": t, "received_at": at, "webhook_id": wid} for t, at, wid in rows]

@@ -69,8 +69,11 @@
         const progress = v.progress || {};
         const shown = [progress.reasoning_summary, progress.output_text || v.output_text].filter(Boolean).join("\n\n");
         if (shown) { text.textContent = shown; text.parentElement.hidden = false; }
+        const quiet = v.updated_at ? Math.round((Date.now() - Date.parse(v.updated_at)) / 1000) : null;
         line.textContent = "Live: " + v.status + (v.upstream_status ? " (upstream " + v.upstream_status + ")" : "")
-          + " · polls " + v.poll_count + " · updated " + new Date().toLocaleTimeString();
+          + " · polls " + v.poll_count + (quiet !== null ? " · last change " + quiet + "s ago" : "")
+          + (quiet !== null && quiet > 600 ? " (quiet for over 10 minutes)" : "")
+          + " · checked " + new Date().toLocaleTimeString();
         if (!v.active) { line.textContent = "Finished (" + v.status + "): loading the result…"; location.reload(); return; }
       } catch (err) { line.textContent = "Live refresh paused: " + err.message; }
       setTimeout(tick, 1500);
