@@ -2,7 +2,8 @@
 
 The browser only ever holds the token (an HttpOnly cookie); Redis maps its SHA-256 to who signed
 in and the session's CSRF token. Every request re-checks that the key behind the session is still
-valid (not revoked, or still the configured admin key), so revoking a key ends its sessions.
+valid (not revoked, not expired, or still the configured admin key), so revoking a key ends its
+sessions.
 Sign-out deletes the record. Losing Redis signs everybody out, nothing worse.
 """
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from longhaul.core.auth import hash_key
@@ -52,6 +53,14 @@ def _redis() -> redis.Redis:
     return client
 
 
+def _usable() -> tuple[Any, ...]:
+    """A key that still works: not revoked, not expired (as ``auth.tenant_for_key`` checks)."""
+    return (
+        ApiKey.revoked_at.is_(None),
+        or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > func.now()),
+    )
+
+
 def _slot(token: str) -> str:
     return PREFIX + hashlib.sha256(token.encode()).hexdigest()
 
@@ -73,7 +82,7 @@ def sign_in(session: Session, key: str) -> str:
         record = {"admin": _admin_fingerprint(key)}
     else:
         row = session.execute(
-            select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+            select(ApiKey).where(ApiKey.key_hash == hash_key(key), *_usable())
         ).scalar_one_or_none()
         if row is None:
             raise Unauthorized("Incorrect API key provided.", code="invalid_api_key")
@@ -101,7 +110,7 @@ def load(session: Session, token: str | None) -> Viewer | None:
     row = session.execute(
         select(Tenant.id, Tenant.name)
         .join(ApiKey, ApiKey.tenant_id == Tenant.id)
-        .where(ApiKey.id == record.get("key_id"), ApiKey.revoked_at.is_(None))
+        .where(ApiKey.id == record.get("key_id"), *_usable())
     ).one_or_none()
     if row is None:
         return None

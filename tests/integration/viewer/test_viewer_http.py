@@ -126,3 +126,25 @@ def test_pages_carry_the_strict_headers(client: Any, key: str) -> None:
     assert client.get("/ui/jobs/resp_lh_missing").status_code == 404
     assert client.get("/ui/static/..%2Fweb.py").status_code == 404
     assert client.get("/ui/static/app.js").headers["content-type"].startswith("text/javascript")
+
+
+def test_an_expired_key_neither_signs_in_nor_keeps_its_session(
+    client: Any, key: str, session: Session
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from longhaul.core.auth import hash_key
+    from longhaul.core.models import ApiKey
+
+    sign_in(client, key)
+    assert client.get("/ui/jobs", follow_redirects=False).status_code == 200
+    session.execute(
+        update(ApiKey)
+        .where(ApiKey.key_hash == hash_key(key))
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    session.commit()
+    assert client.get("/ui/jobs", follow_redirects=False).status_code == 303
+    assert sign_in(TestClient(client.app), key).status_code == 401

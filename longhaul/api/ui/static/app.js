@@ -69,9 +69,14 @@
         const progress = v.progress || {};
         const shown = [progress.reasoning_summary, progress.output_text || v.output_text].filter(Boolean).join("\n\n");
         if (shown) { text.textContent = shown; text.parentElement.hidden = false; }
-        const quiet = v.updated_at ? Math.round((Date.now() - Date.parse(v.updated_at)) / 1000) : null;
+        const last = progress.last_event_at || v.updated_at;
+        const quiet = last ? Math.round((Date.now() - Date.parse(last)) / 1000) : null;
+        const calls = progress.tool_calls_started
+          ? " · tool calls " + progress.tool_calls_finished + "/" + progress.tool_calls_started + " done" : "";
+        const events = progress.events ? " · " + progress.events + " stream events" : "";
         line.textContent = "Live: " + v.status + (v.upstream_status ? " (upstream " + v.upstream_status + ")" : "")
-          + " · polls " + v.poll_count + (quiet !== null ? " · last change " + quiet + "s ago" : "")
+          + " · polls " + v.poll_count + events + calls
+          + (quiet !== null ? " · last change " + quiet + "s ago" : "")
           + (quiet !== null && quiet > 600 ? " (quiet for over 10 minutes)" : "")
           + " · checked " + new Date().toLocaleTimeString();
         if (!v.active) { line.textContent = "Finished (" + v.status + "): loading the result…"; location.reload(); return; }
