@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from longhaul.api import errors
+from longhaul.api.db import size_thread_pool
 from longhaul.api.middleware import BodySizeLimit
+from longhaul.core.auth import TenantCache
 from longhaul.core.config import get_settings
 
 ROUTERS = ("health", "responses", "jobs", "artifacts", "usage", "webhooks")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    size_thread_pool()  # threads and database connections sized together (api/db.py)
+    yield
 
 
 def create_app() -> FastAPI:
@@ -20,7 +30,9 @@ def create_app() -> FastAPI:
         title="Longhaul",
         version="0.1.0",
         description="OpenAI-compatible intake for durable Responses API background jobs.",
+        lifespan=lifespan,
     )
+    app.state.tenants = TenantCache(settings.auth_cache_seconds)
     errors.install(app)
     # HTTP metrics (requests, latency, sizes by route template), served by our own /metrics.
     Instrumentator(

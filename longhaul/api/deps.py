@@ -1,25 +1,21 @@
-"""Request-scoped dependencies: the DB session (committed by the request) and the tenant."""
+"""Request dependencies: the tenant (from an in-process cache, no database round trip when warm)
+and, for routes off the hot path, a session. See ``api/db.py`` for the connection rule."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from functools import lru_cache
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from longhaul.core.auth import tenant_for_key
-from longhaul.core.db import session_scope
+from longhaul.api.db import run_db, sessions
+from longhaul.core.auth import TenantCache, hash_key, require_key, tenant_for_hash
+from longhaul.core.config import get_settings
 from longhaul.core.models import Tenant
-
-
-def get_session() -> Iterator[Session]:
-    """The request's transaction: committed when the route returns, rolled back on error."""
-    with session_scope() as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def bearer_token(request: Request) -> str | None:
@@ -28,10 +24,39 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def current_tenant(request: Request, session: SessionDep) -> Tenant:
-    tenant = tenant_for_key(session, bearer_token(request))
-    session.info["tenant_id"] = tenant.id
+async def current_tenant(request: Request) -> Tenant:
+    key_hash = hash_key(require_key(bearer_token(request)))
+    cache: TenantCache = request.app.state.tenants
+    tenant = cache.get(key_hash)
+    if tenant is None:
+        tenant = await run_db(lambda session: tenant_for_hash(session, key_hash))
+        cache.put(key_hash, tenant)
     return tenant
 
 
 TenantDep = Annotated[Tenant, Depends(current_tenant)]
+
+
+@lru_cache
+def _closers() -> anyio.CapacityLimiter:
+    return anyio.CapacityLimiter(get_settings().api_threads)
+
+
+async def get_session() -> AsyncIterator[Session]:
+    """A session for a sync route off the hot path (hot routes use ``run_db``). The route should
+    commit before it returns, so its connection goes back inside its own thread. What it leaves
+    open is committed here, in a thread of a separate small pool: a request holding a connection
+    then never waits behind requests that wait for a connection."""
+    session = sessions()()
+    try:
+        yield session
+        if session.in_transaction():
+            await anyio.to_thread.run_sync(session.commit, limiter=_closers())
+    finally:
+        if session.in_transaction():
+            await anyio.to_thread.run_sync(session.close, limiter=_closers())
+        else:
+            session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from longhaul.core import errors
@@ -53,7 +56,28 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.LonghaulError)
     async def _domain(request: Request, exc: errors.LonghaulError) -> JSONResponse:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
-        return error_response(status, exc.message, code=exc.code, param=exc.param)
+        response = error_response(status, exc.message, code=exc.code, param=exc.param)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        return response
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        # A connection lost with the server (the pool is then refreshed) or no connection in
+        # time: the client may retry; the SDKs do so on 503 by themselves.
+        lost = isinstance(exc, PoolTimeout | OperationalError) or (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated
+        )
+        if not lost:
+            return await _unexpected(request, exc)
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        response = error_response(
+            503, "The database is briefly unavailable; retry.", code="database_unavailable"
+        )
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -48,6 +48,20 @@ class Settings(BaseSettings):
     ui_session_seconds: int = Field(
         12 * 3600, description="Lifetime of a viewer (`/ui`) sign-in session."
     )
+    api_threads: int = Field(
+        16,
+        description="Threads doing database work per API process; its pool keeps as many "
+        "connections (no overflow).",
+    )
+    api_queue_seconds: float = Field(
+        5.0, description="Longest wait for an API thread before a 503 with Retry-After."
+    )
+    api_queue_limit: int = Field(
+        1000, description="Requests waiting for an API thread before new ones get a 503."
+    )
+    auth_cache_seconds: float = Field(
+        5.0, description="How long a key's tenant is reused (revocation takes effect within it)."
+    )
 
     # Logs
     log_format: Literal["text", "json"] = Field(

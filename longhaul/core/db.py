@@ -5,24 +5,31 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from longhaul.core.config import get_settings
 
-_engines: dict[tuple[int, str], Engine] = {}
+_engines: dict[tuple[int, str, tuple[tuple[str, Any], ...]], Engine] = {}
 
 
-def get_engine(url: str | None = None) -> Engine:
-    """One engine per (process, URL): a pool inherited across ``fork`` is never reused."""
+def get_engine(url: str | None = None, **options: Any) -> Engine:
+    """One engine per (process, URL, options): a pool inherited across ``fork`` is never reused.
+    ``options`` go to ``create_engine`` (the API sizes its own pool and skips the pre-ping)."""
     settings = get_settings()
     url = url or settings.database_url
-    key = (os.getpid(), url)
+    key = (os.getpid(), url, tuple(sorted(options.items())))
     engine = _engines.get(key)
     if engine is None:
         size = settings.database_pool_size
-        engine = create_engine(url, pool_pre_ping=True, pool_size=size, max_overflow=size)
+        defaults: dict[str, Any] = {
+            "pool_pre_ping": True,
+            "pool_size": size,
+            "max_overflow": size,
+        }
+        engine = create_engine(url, **{**defaults, **options})
         _engines[key] = engine
     return engine
 
@@ -34,14 +41,14 @@ def dispose_engines() -> None:
     _engines.clear()
 
 
-def session_factory(url: str | None = None) -> sessionmaker[Session]:
-    return sessionmaker(get_engine(url), expire_on_commit=False)
+def session_factory(url: str | None = None, **options: Any) -> sessionmaker[Session]:
+    return sessionmaker(get_engine(url, **options), expire_on_commit=False)
 
 
 @contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
+def session_scope(url: str | None = None, **options: Any) -> Iterator[Session]:
     """The caller's transaction: commit on success, roll back on error."""
-    session = session_factory(url)()
+    session = session_factory(url, **options)()
     try:
         yield session
         session.commit()

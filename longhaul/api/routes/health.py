@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from sqlalchemy import text
 
+from longhaul.api.db import sessions
 from longhaul.core.config import get_settings
-from longhaul.core.db import session_factory
 from longhaul.core.metrics import LonghaulCollector
 
 router = APIRouter(tags=["operations"])
@@ -27,7 +27,7 @@ def _redis() -> redis.Redis:
 @lru_cache
 def _registry() -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(LonghaulCollector(session_factory(), _redis()))
+    registry.register(LonghaulCollector(sessions(), _redis()))
     return registry
 
 
@@ -40,7 +40,7 @@ def healthz() -> dict[str, str]:
 def readyz() -> JSONResponse:
     checks: dict[str, str] = {}
     try:
-        with session_factory()() as session:
+        with sessions()() as session:
             session.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:

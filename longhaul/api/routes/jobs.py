@@ -6,8 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy.orm import Session
 
-from longhaul.api.deps import SessionDep, TenantDep
+from longhaul.api.db import run_db
+from longhaul.api.deps import TenantDep
 from longhaul.api.links import base_url
 from longhaul.core.costs.budgets import month_spend
 from longhaul.core.jobs import queries
@@ -17,9 +19,8 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
 @router.get("")
-def list_jobs(
+async def list_jobs(
     request: Request,
-    session: SessionDep,
     tenant: TenantDep,
     limit: int = Query(20, ge=1, le=100),
     after: str | None = None,
@@ -33,29 +34,36 @@ def list_jobs(
         for key, value in request.query_params.items()
         if key.startswith("metadata[") and key.endswith("]")
     }
-    jobs, has_more = queries.list_jobs(
-        session,
-        tenant,
-        limit=limit,
-        after=after,
-        status=status,
-        model=model,
-        created_after=created_after,
-        created_before=created_before,
-        metadata=metadata,
-    )
     link = base_url(request)
-    extras = load_extras(session, jobs, link)  # constant queries per page, not per row
-    return queries.page(
-        [job_summary(session, j, link, extras=extras[j.id]) for j in jobs], has_more
-    )
+
+    def page(session: Session) -> dict[str, Any]:
+        jobs, has_more = queries.list_jobs(
+            session,
+            tenant,
+            limit=limit,
+            after=after,
+            status=status,
+            model=model,
+            created_after=created_after,
+            created_before=created_before,
+            metadata=metadata,
+        )
+        extras = load_extras(session, jobs, link)  # constant queries per page, not per row
+        return queries.page(
+            [job_summary(session, j, link, extras=extras[j.id]) for j in jobs], has_more
+        )
+
+    return await run_db(page)
 
 
 @router.get("/{job_id}")
-def get_job(
-    job_id: str, request: Request, session: SessionDep, tenant: TenantDep
-) -> dict[str, Any]:
-    job = queries.get_for_tenant(session, tenant, job_id)
-    view = job_view(session, job, base_url(request))
-    view["tenant_month_spend_usd"] = str(month_spend(session, tenant.id))
-    return view
+async def get_job(job_id: str, request: Request, tenant: TenantDep) -> dict[str, Any]:
+    link = base_url(request)
+
+    def view(session: Session) -> dict[str, Any]:
+        job = queries.get_for_tenant(session, tenant, job_id)
+        result = job_view(session, job, link)
+        result["tenant_month_spend_usd"] = str(month_spend(session, tenant.id))
+        return result
+
+    return await run_db(view)

@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
-from longhaul.api.deps import SessionDep, TenantDep
+from longhaul.api.db import in_thread, run_db, sessions
+from longhaul.api.deps import TenantDep
 from longhaul.api.dispatch import enqueue
 from longhaul.api.links import base_url
 from longhaul.api.streaming import event_stream, wants_event_stream
@@ -20,8 +20,8 @@ from longhaul.core.costs.holds import hold_budget
 from longhaul.core.errors import Conflict, InvalidInput
 from longhaul.core.jobs import intake, queries
 from longhaul.core.jobs.cancel import request_cancel
-from longhaul.core.jobs.views import response_view
-from longhaul.core.models import ACTIVE, Tenant, utcnow
+from longhaul.core.jobs.views import NEW_JOB, response_view
+from longhaul.core.models import ACTIVE, Job, Tenant, utcnow
 from longhaul.core.streams.store import delete_events
 
 router = APIRouter(prefix="/v1/responses", tags=["responses"])
@@ -30,98 +30,118 @@ router = APIRouter(prefix="/v1/responses", tags=["responses"])
 @router.post("", status_code=200)
 async def create_response(
     request: Request,
-    session: SessionDep,
     tenant: TenantDep,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
 ) -> JSONResponse:
     """Queue a background job; returns a Response object with ``status: queued``."""
     raw = await request.body()
-    # The database work is blocking: keep it off the event loop.
-    return await run_in_threadpool(
-        _create, raw, session, tenant, idempotency_key, base_url(request)
-    )
+    # One thread for all of it: parse, one transaction, send the submit, render.
+    return await in_thread(_create, raw, tenant, idempotency_key, base_url(request))
 
 
-def _create(
-    raw: bytes, session: Session, tenant: Tenant, idempotency_key: str | None, link: str
-) -> JSONResponse:
+def _create(raw: bytes, tenant: Tenant, idempotency_key: str | None, link: str) -> JSONResponse:
     body = intake.parse_body(raw)
-    accepted = intake.accept(
-        session, tenant, body, settings=get_settings(), idempotency_key=idempotency_key
-    )
-    if accepted.created:  # 402 (and nothing stored) when its maximum cost does not fit
-        hold_budget(session, tenant, accepted.job)
-    session.commit()
-    if accepted.created:
-        enqueue("submit", accepted.job.id)
-    view = response_view(session, accepted.job, link)
-    headers = {"Idempotent-Replayed": "true"} if not accepted.created else {}
-    return JSONResponse(view, status_code=200, headers=headers)
+    with sessions()() as session:
+        accepted = intake.accept(
+            session, tenant, body, settings=get_settings(), idempotency_key=idempotency_key
+        )
+        if accepted.created:  # 402 (and nothing stored) when its maximum cost does not fit
+            hold_budget(session, tenant, accepted.job)
+        session.commit()
+        if not accepted.created:  # a replay shows the job as it is now
+            view = response_view(session, accepted.job, link)
+            return JSONResponse(view, headers={"Idempotent-Replayed": "true"})
+    # The connection is back in the pool; the new row is all the view needs.
+    enqueue("submit", accepted.job.id)
+    return JSONResponse(response_view(session, accepted.job, link, extras=NEW_JOB))
 
 
 @router.get("/{response_id}")
-def retrieve_response(
-    response_id: str, request: Request, session: SessionDep, tenant: TenantDep
+async def retrieve_response(
+    response_id: str, request: Request, tenant: TenantDep
 ) -> dict[str, Any]:
-    job = queries.get_for_tenant(session, tenant, response_id)
-    if wants_event_stream(request):
-        return event_stream(request, session, job)  # type: ignore[return-value]
-    return response_view(session, job, base_url(request))
+    link = base_url(request)
+
+    def view(session: Session) -> Any:
+        job = queries.get_for_tenant(session, tenant, response_id)
+        if wants_event_stream(request):  # validated and opened here; frames read on their own
+            return event_stream(request, session, job)
+        return response_view(session, job, link)
+
+    return await run_db(view)  # type: ignore[no-any-return]
 
 
 @router.post("/{response_id}/cancel")
-def cancel_response(
-    response_id: str, request: Request, session: SessionDep, tenant: TenantDep
-) -> dict[str, Any]:
+async def cancel_response(response_id: str, request: Request, tenant: TenantDep) -> dict[str, Any]:
     """Queued: never reaches upstream. Running: cancelled upstream, then confirmed."""
-    job = queries.get_for_tenant(session, tenant, response_id)
-    followups = request_cancel(session, job)
-    session.commit()
-    for step in followups:
-        enqueue(step, job.id)
-    session.refresh(job)
-    view = response_view(session, job, base_url(request))
-    if job.status == "finalizing" and job.cancel_requested_at and not job.upstream_response_id:
-        view["status"] = "cancelled"  # a queued job's cancel is final at once
-    return view
+    link = base_url(request)
+
+    def cancel(session: Session) -> dict[str, Any]:
+        job = queries.get_for_tenant(session, tenant, response_id)
+        followups = request_cancel(session, job)
+        session.commit()
+        for step in followups:
+            enqueue(step, job.id)
+        session.refresh(job)
+        view = response_view(session, job, link)
+        if job.status == "finalizing" and job.cancel_requested_at and not job.upstream_response_id:
+            view["status"] = "cancelled"  # a queued job's cancel is final at once
+        return view
+
+    return await run_db(cancel)
 
 
 @router.delete("/{response_id}")
-def delete_response(response_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+async def delete_response(response_id: str, tenant: TenantDep) -> dict[str, Any]:
     """Deletes the job, its artifacts and the upstream copy. A running job must be cancelled
     first (409), so nothing keeps spending on a job nobody can see."""
-    from longhaul.core.artifacts.service import delete_job_artifacts
 
-    job = queries.get_for_tenant(session, tenant, response_id)
-    if job.status in ACTIVE:
-        raise Conflict(
-            f"Response '{job.id}' is still {job.status}; cancel it before deleting.",
-            code="job_active",
-        )
-    if job.upstream_response_id:
-        # Best effort: the upstream copy expires on its own.
-        with contextlib.suppress(Exception):
-            upstream.get_client().responses.delete(job.upstream_response_id)
-    delete_job_artifacts(session, job)
-    delete_events(session, job.id)
-    job.deleted_at = utcnow()
-    job.request_body = {}
-    job.response_body = None
-    job.output_text = None
-    session.commit()
-    return {"id": job.id, "object": "response", "deleted": True}
+    def deletable(session: Session) -> str | None:
+        job = queries.get_for_tenant(session, tenant, response_id)
+        if job.status in ACTIVE:
+            raise Conflict(
+                f"Response '{job.id}' is still {job.status}; cancel it before deleting.",
+                code="job_active",
+            )
+        return job.upstream_response_id
+
+    upstream_id = await run_db(deletable)
+    if upstream_id:  # best effort, and without holding a connection: it expires on its own
+        await in_thread(_delete_upstream, upstream_id)
+
+    def delete(session: Session) -> dict[str, Any]:
+        from longhaul.core.artifacts.service import delete_job_artifacts
+
+        job = queries.get_for_tenant(session, tenant, response_id)
+        delete_job_artifacts(session, job)
+        delete_events(session, job.id)
+        job.deleted_at = utcnow()
+        job.request_body = {}
+        job.response_body = None
+        job.output_text = None
+        return {"id": job.id, "object": "response", "deleted": True}
+
+    return await run_db(delete)
+
+
+def _delete_upstream(upstream_id: str) -> None:
+    with contextlib.suppress(Exception):
+        upstream.get_client().responses.delete(upstream_id)
 
 
 @router.get("/{response_id}/input_items")
-def list_input_items(
+async def list_input_items(
     response_id: str,
-    session: SessionDep,
     tenant: TenantDep,
     after: str | None = None,
     limit: int = Query(20, ge=1, le=100),
     order: str = Query("desc", pattern="^(asc|desc)$"),
 ) -> dict[str, Any]:
-    job = queries.get_for_tenant(session, tenant, response_id)
+    job = await run_db(lambda session: queries.get_for_tenant(session, tenant, response_id))
+    return await in_thread(_input_items, job, after, limit, order)
+
+
+def _input_items(job: Job, after: str | None, limit: int, order: str) -> dict[str, Any]:
     if job.upstream_response_id:
         try:
             page = upstream.get_client().responses.input_items.list(

@@ -150,8 +150,9 @@ def accept(
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> Accepted:
-    """Insert the job (flush only). Same Idempotency-Key and body → the same job; other body →
-    409."""
+    """Insert the job: one INSERT, nothing else written (the caller commits). Same
+    Idempotency-Key and body → the same job; other body → 409. The returned job of a new insert
+    is built from the inserted values, not read back, and belongs to no session."""
     now = now or utcnow()
     parsed = validate(body)
     digest = request_hash(body)
@@ -217,9 +218,8 @@ def accept(
         existing = _by_key(session, tenant, idempotency_key or "")
         assert existing is not None
         return _replay(existing, digest)
-    job = session.get(Job, job_id)
-    assert job is not None
-    return Accepted(job, True)
+    # The row is exactly ``values`` (no server defaults): no need to read it back.
+    return Accepted(Job(**values), True)
 
 
 def _by_key(session: Session, tenant: Tenant, key: str) -> Job | None:
