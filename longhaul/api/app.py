@@ -11,6 +11,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from longhaul.api import errors
 from longhaul.api.db import size_thread_pool
+from longhaul.api.dispatch import quiet_publisher
 from longhaul.api.middleware import BodySizeLimit
 from longhaul.core.auth import TenantCache
 from longhaul.core.config import get_settings
@@ -33,6 +34,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     app.state.tenants = TenantCache(settings.auth_cache_seconds)
+    quiet_publisher()
     errors.install(app)
     # HTTP metrics (requests, latency, sizes by route template), served by our own /metrics.
     Instrumentator(

@@ -15,33 +15,26 @@ wait is bounded, never the work: a create that has started always finishes and a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import TypeVar
 
 import anyio
 import anyio.to_thread
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from longhaul.core.config import get_settings
-from longhaul.core.db import get_engine
+from longhaul.core.db import session_factory
 from longhaul.core.errors import Transient
 
 T = TypeVar("T")
 RETRY_AFTER_SECONDS = 1
 
 
-def engine() -> Engine:
-    """The API's engine: ``api_threads`` connections, no overflow, no pre-ping round trip (a
-    connection that died with the server fails one request with a 503; the pool is then
-    invalidated and refilled)."""
-    threads = get_settings().api_threads
-    return get_engine(pool_size=threads, max_overflow=0, pool_pre_ping=False)
-
-
 def sessions() -> sessionmaker[Session]:
-    return sessionmaker(engine(), expire_on_commit=False)
+    threads = get_settings().api_threads
+    return session_factory(pool_size=threads, max_overflow=0, pool_pre_ping=False)
 
 
 def size_thread_pool() -> None:
@@ -85,6 +78,19 @@ async def run_db(fn: Callable[[Session], T]) -> T:
     """``fn(session)`` in one worker thread, in one transaction committed (or rolled back) and
     closed before the thread returns."""
     return await in_thread(_in_transaction, fn)
+
+
+@contextmanager
+def autocommit_session() -> Iterator[Session]:
+    """A session whose every statement is its own transaction: no BEGIN or COMMIT round trips.
+    Only for work whose single write is one statement (the create's INSERT), where a wrapping
+    transaction under READ COMMITTED would add two round trips and no guarantee."""
+    engine = sessions().kw["bind"]
+    with (
+        engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection,
+        Session(bind=connection, expire_on_commit=False) as session,
+    ):
+        yield session
 
 
 def _in_transaction(fn: Callable[[Session], T]) -> T:

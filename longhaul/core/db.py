@@ -39,10 +39,19 @@ def dispose_engines() -> None:
     for engine in _engines.values():
         engine.dispose(close=False)
     _engines.clear()
+    _factories.clear()
+
+
+_factories: dict[Engine, sessionmaker[Session]] = {}
 
 
 def session_factory(url: str | None = None, **options: Any) -> sessionmaker[Session]:
-    return sessionmaker(get_engine(url, **options), expire_on_commit=False)
+    """One factory per engine: a new ``sessionmaker`` is a new class, costly to set up."""
+    engine = get_engine(url, **options)
+    factory = _factories.get(engine)
+    if factory is None:
+        factory = _factories[engine] = sessionmaker(engine, expire_on_commit=False)
+    return factory
 
 
 @contextmanager

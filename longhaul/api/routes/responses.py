@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from longhaul.api.db import in_thread, run_db, sessions
+from longhaul.api.db import autocommit_session, in_thread, run_db, sessions
 from longhaul.api.deps import TenantDep
 from longhaul.api.dispatch import enqueue
 from longhaul.api.links import base_url
@@ -41,11 +41,15 @@ async def create_response(
 
 def _create(raw: bytes, tenant: Tenant, idempotency_key: str | None, link: str) -> JSONResponse:
     body = intake.parse_body(raw)
-    with sessions()() as session:
+    # Without a budget the create writes one row with one INSERT, its own transaction: the
+    # reads before it (replay, predecessor) take no locks, so BEGIN/COMMIT would only add round
+    # trips. With a budget the job and its hold are written together, in one transaction.
+    budgeted = tenant.monthly_budget_usd is not None
+    with sessions()() if budgeted else autocommit_session() as session:
         accepted = intake.accept(
             session, tenant, body, settings=get_settings(), idempotency_key=idempotency_key
         )
-        if accepted.created:  # 402 (and nothing stored) when its maximum cost does not fit
+        if accepted.created and budgeted:  # 402 (nothing stored) when its maximum cost won't fit
             hold_budget(session, tenant, accepted.job)
         session.commit()
         if not accepted.created:  # a replay shows the job as it is now

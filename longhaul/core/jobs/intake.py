@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,16 @@ from longhaul.core.models import Job, Tenant, utcnow
 from longhaul.schemas.requests import EXTENSION_FIELDS, CreateResponseBody
 
 METADATA_MAX_KEYS = 15  # OpenAI allows 16; Longhaul adds longhaul_job_id
+
+# One Core statement built once: a create only binds its values (an ORM insert with
+# ``.values(...)`` would build and cache-key a new statement per request).
+_JOBS = inspect(Job).local_table
+_INSERT = (
+    insert(_JOBS)
+    .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
+    .returning(_JOBS.c.id)
+)
+_COLUMNS = {"job_metadata": "metadata"}  # attribute → column name, where they differ
 
 
 @dataclass
@@ -207,13 +217,8 @@ def accept(
         submit_attempts=0,
         poll_count=0,
     )
-    stmt = (
-        insert(Job)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
-        .returning(Job.id)
-    )
-    inserted = session.execute(stmt).scalar_one_or_none()
+    params = {_COLUMNS.get(name, name): value for name, value in values.items()}
+    inserted = session.execute(_INSERT, params).scalar_one_or_none()
     if inserted is None:  # a concurrent request with the same key won the race
         existing = _by_key(session, tenant, idempotency_key or "")
         assert existing is not None
