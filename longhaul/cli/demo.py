@@ -172,8 +172,10 @@ def _print_viewer(info: dict[str, Any], *, keep: bool) -> None:
     url = viewer_url(info)
     print(f"\nViewer: {url}/jobs  (sign in with the API key {info['api_key']})")
     if not keep:
-        print("  This run stops the stack now: `longhaul demo --keep` (or `longhaul up`) keeps it "
-              "running so you can open the jobs in the viewer.")
+        print(
+            "  This run stops the stack now: `longhaul demo --keep` (or `longhaul up`) keeps it "
+            "running so you can open the jobs in the viewer."
+        )
 
 
 def _follow(api: str, key: str, jobs: dict[str, str], *, timeout: float) -> dict[str, Any]:

@@ -21,8 +21,10 @@ def stacked_days(
         name = str(row.get(key) or none_label)
         series.setdefault(name, {})[str(row["day"])] = Decimal(row["cost_usd"])
     names = sorted(series, key=lambda n: -sum(series[n].values()))
-    totals = {d.isoformat(): sum((series[n].get(d.isoformat(), Decimal(0)) for n in names),
-                                 Decimal(0)) for d in days}
+    totals = {
+        d.isoformat(): sum((series[n].get(d.isoformat(), Decimal(0)) for n in names), Decimal(0))
+        for d in days
+    }
     top = max(totals.values(), default=Decimal(0))
     slot = (WIDTH - PAD) / max(1, len(days))
     bar = max(2.0, slot * 0.7)
@@ -35,16 +37,29 @@ def stacked_days(
                 continue
             h = float(value / top) * (HEIGHT - 2 * PAD)
             y -= h
-            bars.append({
-                "x": round(PAD + i * slot, 1), "y": round(y, 1), "w": round(bar, 1),
-                "h": round(max(h, 0.5), 1), "c": n % PALETTE,
-                "title": f"{d.isoformat()} · {name}: {render.money(value)}",
-            })
-    ticks = [{"x": round(PAD + i * slot, 1), "label": d.strftime("%m-%d")}
-             for i, d in enumerate(days) if len(days) <= 8 or i % max(1, len(days) // 6) == 0]
+            bars.append(
+                {
+                    "x": round(PAD + i * slot, 1),
+                    "y": round(y, 1),
+                    "w": round(bar, 1),
+                    "h": round(max(h, 0.5), 1),
+                    "c": n % PALETTE,
+                    "title": f"{d.isoformat()} · {name}: {render.money(value)}",
+                }
+            )
+    ticks = [
+        {"x": round(PAD + i * slot, 1), "label": d.strftime("%m-%d")}
+        for i, d in enumerate(days)
+        if len(days) <= 8 or i % max(1, len(days) // 6) == 0
+    ]
     return {
-        "width": WIDTH, "height": HEIGHT, "base": HEIGHT - PAD, "pad": PAD,
-        "bars": bars, "ticks": ticks, "top": render.money(top) if top else "$0",
+        "width": WIDTH,
+        "height": HEIGHT,
+        "base": HEIGHT - PAD,
+        "pad": PAD,
+        "bars": bars,
+        "ticks": ticks,
+        "top": render.money(top) if top else "$0",
         "legend": [{"name": name, "c": n % PALETTE} for n, name in enumerate(names)],
     }
 

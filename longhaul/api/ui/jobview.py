@@ -255,6 +255,17 @@ def raw(session: Session, job: Job, link: str) -> str:
 
 def live(view: dict[str, Any]) -> dict[str, Any]:
     """The small JSON the job page polls while the job runs."""
-    keys = ("id", "status", "upstream_status", "poll_count", "submit_attempts", "next_poll_at",
-            "updated_at", "submitted_at", "finished_at", "output_text", "progress")
+    keys = (
+        "id",
+        "status",
+        "upstream_status",
+        "poll_count",
+        "submit_attempts",
+        "next_poll_at",
+        "updated_at",
+        "submitted_at",
+        "finished_at",
+        "output_text",
+        "progress",
+    )
     return {k: view.get(k) for k in keys if k in view}

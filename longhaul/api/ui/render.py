@@ -90,8 +90,11 @@ def _trim(value: Any, limit: int = 2000) -> Any:
     """Drop base64 payloads (images) from JSON shown in the page; they are artifacts."""
     if isinstance(value, dict):
         return {
-            k: (f"<{len(v)} characters omitted>" if k in {"result", "encrypted_content"}
-                and isinstance(v, str) and len(v) > 200 else _trim(v, limit))
+            k: (
+                f"<{len(v)} characters omitted>"
+                if k in {"result", "encrypted_content"} and isinstance(v, str) and len(v) > 200
+                else _trim(v, limit)
+            )
             for k, v in value.items()
         }
     if isinstance(value, list):

@@ -53,8 +53,13 @@ def login_form(request: Request, next: str | None = None, error: str | None = No
         request, "login.html", {"csrf": token, "next": _safe_next(next), "error": error}
     )
     response.set_cookie(
-        web.LOGIN_COOKIE, token, path="/ui/login", httponly=True, samesite="strict",
-        secure=web.secure(request), max_age=3600,
+        web.LOGIN_COOKIE,
+        token,
+        path="/ui/login",
+        httponly=True,
+        samesite="strict",
+        secure=web.secure(request),
+        max_age=3600,
     )
     return response
 
@@ -66,16 +71,23 @@ async def login(request: Request, session: SessionDep) -> Response:
     target = _safe_next(fields.get("next"))
     if not expected or fields.get("csrf") != expected:
         return web.html(
-            request, "login.html",
-            {"csrf": web.login_token(request), "next": target,
-             "error": "The sign-in form expired; try again."}, 400,
+            request,
+            "login.html",
+            {
+                "csrf": web.login_token(request),
+                "next": target,
+                "error": "The sign-in form expired; try again.",
+            },
+            400,
         )
     try:
         token = await run_in_threadpool(sessions.sign_in, session, fields.get("key", ""))
     except Unauthorized:
         return web.html(
-            request, "login.html",
-            {"csrf": expected, "next": target, "error": "That API key is not valid."}, 401,
+            request,
+            "login.html",
+            {"csrf": expected, "next": target, "error": "That API key is not valid."},
+            401,
         )
     response = web.redirect(target)
     web.set_session_cookie(request, response, token, get_settings().ui_session_seconds)
@@ -262,7 +274,7 @@ def job_file(
     inline = not download and artifact.content_type in jobview.INLINE_IMAGES
     disposition = content_disposition(artifact.filename)
     if inline:
-        disposition = "inline" + disposition[disposition.index(";"):]
+        disposition = "inline" + disposition[disposition.index(";") :]
     headers = {
         "Content-Disposition": disposition,
         "X-Content-Type-Options": "nosniff",
@@ -366,10 +378,12 @@ def usage_page(request: Request, session: SessionDep) -> Response:
     viewer = web.viewer_of(request, session)
     start, end = _range(request)
     report = usage.usage_report
-    by_model = report(session, start=start, end=end, group_by=["day", "model"],
-                      tenant_id=viewer.tenant_id)
-    by_tool = report(session, start=start, end=end, group_by=["day", "tool"],
-                     tenant_id=viewer.tenant_id)
+    by_model = report(
+        session, start=start, end=end, group_by=["day", "model"], tenant_id=viewer.tenant_id
+    )
+    by_tool = report(
+        session, start=start, end=end, group_by=["day", "tool"], tenant_id=viewer.tenant_id
+    )
     totals = report(session, start=start, end=end, group_by=["model"], tenant_id=viewer.tenant_id)
     tools = report(session, start=start, end=end, group_by=["tool"], tenant_id=viewer.tenant_id)
     gauge = None
@@ -425,12 +439,15 @@ def static(name: str) -> Response:
         body = render.pygments_css().encode()
     else:
         path = web.HERE / "static" / name
-        if "/" in name or name.startswith(".") or not path.is_file() or path.suffix not in (
-            STATIC_TYPES
+        if (
+            "/" in name
+            or name.startswith(".")
+            or not path.is_file()
+            or path.suffix not in (STATIC_TYPES)
         ):
             return web.with_headers(Response(status_code=404))
         body = path.read_bytes()
-    suffix = name[name.rfind("."):]
+    suffix = name[name.rfind(".") :]
     response = Response(body, media_type=STATIC_TYPES[suffix])
     web.with_headers(response)
     response.headers["Cache-Control"] = "public, max-age=3600"

@@ -108,7 +108,12 @@ def check_csrf(viewer: Viewer, fields: dict[str, str]) -> None:
 
 def set_session_cookie(request: Request, response: Response, token: str, max_age: int) -> None:
     response.set_cookie(
-        COOKIE, token, max_age=max_age, path="/ui", httponly=True, samesite="strict",
+        COOKIE,
+        token,
+        max_age=max_age,
+        path="/ui",
+        httponly=True,
+        samesite="strict",
         secure=secure(request),
     )
 
@@ -123,8 +128,12 @@ def login_token(request: Request) -> str:
     return request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
 
 
-STATUS = {errors.NotFound: 404, errors.InvalidInput: 400, errors.Conflict: 409,
-          errors.Unauthorized: 401}
+STATUS = {
+    errors.NotFound: 404,
+    errors.InvalidInput: 400,
+    errors.Conflict: 409,
+    errors.Unauthorized: 401,
+}
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import inspect, select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,8 @@ METADATA_MAX_KEYS = 15  # OpenAI allows 16; Longhaul adds longhaul_job_id
 
 # One Core statement built once: a create only binds its values (an ORM insert with
 # ``.values(...)`` would build and cache-key a new statement per request).
-_JOBS = inspect(Job).local_table
+_JOBS = Job.__table__
+assert isinstance(_JOBS, Table)
 _INSERT = (
     insert(_JOBS)
     .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
@@ -218,7 +219,7 @@ def accept(
         poll_count=0,
     )
     params = {_COLUMNS.get(name, name): value for name, value in values.items()}
-    inserted = session.execute(_INSERT, params).scalar_one_or_none()
+    inserted = session.connection().execute(_INSERT, params).scalar_one_or_none()
     if inserted is None:  # a concurrent request with the same key won the race
         existing = _by_key(session, tenant, idempotency_key or "")
         assert existing is not None
