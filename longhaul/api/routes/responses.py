@@ -79,58 +79,56 @@ async def retrieve_response(
 async def cancel_response(response_id: str, request: Request, tenant: TenantDep) -> dict[str, Any]:
     """Queued: never reaches upstream. Running: cancelled upstream, then confirmed."""
     link = base_url(request)
+    return await run_db(lambda session: cancel_now(session, tenant, response_id, link))
 
-    def cancel(session: Session) -> dict[str, Any]:
-        job = queries.get_for_tenant(session, tenant, response_id)
-        followups = request_cancel(session, job)
-        session.commit()
-        for step in followups:
-            enqueue(step, job.id)
-        session.refresh(job)
-        view = response_view(session, job, link)
-        if job.status == "finalizing" and job.cancel_requested_at and not job.upstream_response_id:
-            view["status"] = "cancelled"  # a queued job's cancel is final at once
-        return view
 
-    return await run_db(cancel)
+def cancel_now(
+    session: Session, tenant: Tenant, response_id: str, link: str | None
+) -> dict[str, Any]:
+    """Request the cancel, commit, send the follow-ups, return the Response view."""
+    job = queries.get_for_tenant(session, tenant, response_id)
+    followups = request_cancel(session, job)
+    session.commit()
+    for step in followups:
+        enqueue(step, job.id)
+    session.refresh(job)
+    view = response_view(session, job, link)
+    if job.status == "finalizing" and job.cancel_requested_at and not job.upstream_response_id:
+        view["status"] = "cancelled"  # a queued job's cancel is final at once
+    return view
 
 
 @router.delete("/{response_id}")
 async def delete_response(response_id: str, tenant: TenantDep) -> dict[str, Any]:
     """Deletes the job, its artifacts and the upstream copy. A running job must be cancelled
     first (409), so nothing keeps spending on a job nobody can see."""
-
-    def deletable(session: Session) -> str | None:
-        job = queries.get_for_tenant(session, tenant, response_id)
-        if job.status in ACTIVE:
-            raise Conflict(
-                f"Response '{job.id}' is still {job.status}; cancel it before deleting.",
-                code="job_active",
-            )
-        return job.upstream_response_id
-
-    upstream_id = await run_db(deletable)
-    if upstream_id:  # best effort, and without holding a connection: it expires on its own
-        await in_thread(_delete_upstream, upstream_id)
-
-    def delete(session: Session) -> dict[str, Any]:
-        from longhaul.core.artifacts.service import delete_job_artifacts
-
-        job = queries.get_for_tenant(session, tenant, response_id)
-        delete_job_artifacts(session, job)
-        delete_events(session, job.id)
-        job.deleted_at = utcnow()
-        job.request_body = {}
-        job.response_body = None
-        job.output_text = None
-        return {"id": job.id, "object": "response", "deleted": True}
-
-    return await run_db(delete)
+    return await run_db(lambda session: delete_now(session, tenant, response_id))
 
 
-def _delete_upstream(upstream_id: str) -> None:
-    with contextlib.suppress(Exception):
-        upstream.get_client().responses.delete(upstream_id)
+def delete_now(session: Session, tenant: Tenant, response_id: str) -> dict[str, Any]:
+    """Check, then delete upstream with no connection held, then delete here and commit."""
+    from longhaul.core.artifacts.service import delete_job_artifacts
+
+    job = queries.get_for_tenant(session, tenant, response_id)
+    if job.status in ACTIVE:
+        raise Conflict(
+            f"Response '{job.id}' is still {job.status}; cancel it before deleting.",
+            code="job_active",
+        )
+    upstream_id = job.upstream_response_id
+    session.commit()  # the connection goes back to the pool during the upstream call
+    if upstream_id:  # best effort: the upstream copy expires on its own
+        with contextlib.suppress(Exception):
+            upstream.get_client().responses.delete(upstream_id)
+    job = queries.get_for_tenant(session, tenant, response_id)
+    delete_job_artifacts(session, job)
+    delete_events(session, job.id)
+    job.deleted_at = utcnow()
+    job.request_body = {}
+    job.response_body = None
+    job.output_text = None
+    session.commit()
+    return {"id": job.id, "object": "response", "deleted": True}
 
 
 @router.get("/{response_id}/input_items")

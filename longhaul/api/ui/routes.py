@@ -332,9 +332,9 @@ async def _action(request: Request, session: Session, job_id: str, name: str) ->
         from longhaul.api.routes import responses, webhooks
 
         if name == "cancel":
-            responses.cancel_response(job.id, request, session, tenant)
+            responses.cancel_now(session, tenant, job.id, None)
         elif name == "delete":
-            responses.delete_response(job.id, session, tenant)
+            responses.delete_now(session, tenant, job.id)
             return web.redirect("/ui/jobs?deleted=" + job.id)
         else:
             webhooks.redeliver_job(job.id, session, tenant)
