@@ -31,12 +31,12 @@ def api(database_url: str, redis_url: str) -> Iterator[TestClient]:
 @pytest.fixture
 def traffic(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list[Any]]]:
     """Statements sent (with the connection's autocommit flag) and worker-thread hops taken."""
-    seen: dict[str, list[Any]] = {"statements": [], "hops": []}
+    seen: dict[str, list[Any]] = {"statements": [], "hops": [], "sql": []}
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen["statements"].append(
-            (statement.split()[0], conn.connection.dbapi_connection.autocommit)
-        )
+        autocommit = conn.connection.dbapi_connection.autocommit
+        seen["statements"].append((statement.split()[0], autocommit))
+        seen["sql"].append(statement)
 
     real = anyio.to_thread.run_sync
 
@@ -88,15 +88,20 @@ def test_a_create_is_one_insert_in_one_thread(
     assert again["longhaul"] == view["longhaul"]
 
 
-def test_with_a_budget_the_check_reads_one_rollup_row(
+def test_with_a_budget_job_and_hold_are_one_transaction_reading_one_rollup_row(
     api: TestClient, session: Session, traffic: dict[str, list[Any]]
 ) -> None:
     auth = _key(session, budget=Decimal("100"))
     traffic["statements"].clear()
     assert api.post("/v1/responses", json=BODY, headers=auth).status_code == 200
     traffic["statements"].clear()
+    traffic["sql"].clear()
     assert api.post("/v1/responses", json=BODY, headers=auth).status_code == 200
-    assert traffic["statements"] == [("SELECT", True), ("INSERT", True)]
+    assert traffic["statements"][0] == ("INSERT", False)  # a transaction: a 402 stores nothing
+    assert all(autocommit is False for _, autocommit in traffic["statements"])
+    sql = traffic["sql"]
+    assert sum("tenant_month_spend" in q for q in sql) == 1  # this month's spend: one row
+    assert not any("ledger_lines" in q for q in sql)  # never summed from the history
 
 
 def test_the_api_pool_is_sized_with_its_threads_and_skips_the_pre_ping(
