@@ -167,6 +167,9 @@ def _flower(args: argparse.Namespace) -> int:
             f"--address={args.address}",
             f"--basic-auth={settings.flower_basic_auth}",
             "--read-only",
+            # Flower keeps task history in memory: bound it, or it grows with every task run.
+            f"--max_tasks={settings.flower_max_tasks}",
+            "--max_workers=50",
         ]
     )
     return 0

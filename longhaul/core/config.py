@@ -80,14 +80,22 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(1.0, description="Due-poll sweep period.")
     reconcile_interval_seconds: float = Field(15.0, description="Reconciler period.")
     lease_seconds: int = Field(60, description="How long a claimed job is owned by one task.")
-    poll_initial_seconds: float = Field(1.0, description="First poll delay after submit.")
-    poll_max_seconds: float = Field(30.0, description="Cap on the poll interval.")
-    poll_backoff_factor: float = Field(1.5, description="Growth of the poll interval per poll.")
+    poll_initial_seconds: float = Field(2.0, description="First poll delay after submit.")
+    poll_max_seconds: float = Field(60.0, description="Cap on the poll interval.")
+    poll_backoff_factor: float = Field(2.0, description="Growth of the poll interval per poll.")
+    poll_webhook_seconds: float = Field(
+        240.0, description="Poll interval when inbound webhooks are configured (a safety net)."
+    )
+    poll_batch_size: int = Field(100, description="Due jobs one poll task retrieves concurrently.")
+    poll_queue_batches: int = Field(4, description="Most poll tasks waiting in the poll queue.")
+    dispatch_queue_target: int = Field(
+        100, description="Most messages the sweep keeps waiting in the submit/finalize queues."
+    )
     job_deadline_seconds: int = Field(6 * 3600, description="Default deadline of a job.")
     submit_max_attempts: int = Field(8, description="Create attempts before a job fails.")
     retry_base_seconds: float = Field(2.0, description="Backoff base for transient errors.")
     retry_max_seconds: float = Field(300.0, description="Backoff cap for transient errors.")
-    sweep_batch_size: int = Field(200, description="Rows claimed per sweep.")
+    sweep_batch_size: int = Field(1000, description="Most rows one sweep reserves.")
 
     # Artifacts
     storage_url: str = Field("file://.longhaul/artifacts", description="file:///path or s3://b/p")
@@ -146,6 +154,7 @@ class Settings(BaseSettings):
     # Flower
     flower_port: int = Field(5555, description="Flower port.")
     flower_basic_auth: str = Field("admin:longhaul", description="Flower user:password.")
+    flower_max_tasks: int = Field(5000, description="Tasks Flower keeps in memory.")
 
     @field_validator(
         "webhook_schedule_seconds", "webhook_allow_hosts", "budget_alert_fractions", mode="before"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import os
+import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import openai
 
@@ -39,6 +42,48 @@ def get_client() -> openai.OpenAI:
     return _clients[key]
 
 
+T = TypeVar("T")
+
+
+class AsyncUpstream:
+    """One event loop on a daemon thread and one ``AsyncOpenAI`` client bound to it, per process:
+    sync code (a Celery task) hands it coroutines, so many upstream calls wait at once on one
+    connection pool instead of one per worker process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="longhaul-upstream", daemon=True
+        )
+        self._thread.start()
+        self.client = openai.AsyncOpenAI(
+            api_key=settings.openai_api_key or SIMULATOR_KEY,
+            base_url=settings.openai_base_url,
+            max_retries=0,
+            timeout=settings.upstream_timeout_seconds,
+        )
+
+    def run(self, work: Callable[[openai.AsyncOpenAI], Awaitable[T]]) -> T:
+        async def call() -> T:
+            return await work(self.client)
+
+        return asyncio.run_coroutine_threadsafe(call(), self.loop).result()
+
+
+_async: dict[tuple[int, int], AsyncUpstream] = {}
+_async_lock = threading.Lock()
+
+
+def get_async_upstream() -> AsyncUpstream:
+    """Like ``get_client``: one per process (threads and sockets do not survive ``fork``)."""
+    settings = get_settings()
+    key = (os.getpid(), id(settings))
+    with _async_lock:
+        if key not in _async:
+            _async[key] = AsyncUpstream(settings)
+        return _async[key]
+
+
 @dataclass
 class RawResult:
     body: dict[str, Any]
@@ -64,6 +109,14 @@ def retrieve(client: openai.OpenAI, response_id: str) -> RawResult:
 
 def cancel(client: openai.OpenAI, response_id: str) -> RawResult:
     return _raw(client.responses.with_raw_response.cancel(response_id))
+
+
+async def aretrieve(client: openai.AsyncOpenAI, response_id: str) -> RawResult:
+    return _raw(await client.responses.with_raw_response.retrieve(response_id))
+
+
+async def acancel(client: openai.AsyncOpenAI, response_id: str) -> RawResult:
+    return _raw(await client.responses.with_raw_response.cancel(response_id))
 
 
 @dataclass

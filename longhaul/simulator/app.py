@@ -91,6 +91,7 @@ class Simulator:
             ("GET", re.compile(r"/v1/files/([^/]+)"), self.get_file),
             ("GET", re.compile(r"/v1/files/([^/]+)/content"), self.file_content),
             ("GET", re.compile(r"/_sim/stats"), self.admin_stats),
+            ("GET", re.compile(r"/_sim/timeline"), lambda **_: Reply(200, self.state.timeline())),
             ("GET", re.compile(r"/_sim/responses/([^/]+)"), self.admin_response),
             ("POST", re.compile(r"/_sim/reset"), self.admin_reset),
             ("GET", re.compile(r"/_sim/health"), lambda **_: Reply(200, {"ok": True})),
@@ -266,6 +267,7 @@ class Simulator:
 
     def retrieve(self, response_id: str, *, query: Query, body: bytes) -> Reply:
         self.state.count("retrieve", response_id)
+        self.state.stamp_retrieve(response_id, time.time())
         record = self.state.get(response_id)
         if record is None:
             return _not_found("response", response_id)

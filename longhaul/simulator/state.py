@@ -105,6 +105,7 @@ class SimState:
             self.per_response: defaultdict[str, Counter[str]] = defaultdict(Counter)
             self.create_attempts: Counter[str] = Counter()
             self.poll_errors: Counter[str] = Counter()
+            self.retrieved_at: defaultdict[str, list[float]] = defaultdict(list)
 
     # --- counters -----------------------------------------------------------------------
     def count(self, name: str, response_id: str | None = None) -> None:
@@ -112,6 +113,22 @@ class SimState:
             self.counters[name] += 1
             if response_id is not None:
                 self.per_response[response_id][name] += 1
+
+    def stamp_retrieve(self, response_id: str, at: float) -> None:
+        with self.lock:
+            self.retrieved_at[response_id].append(at)
+
+    def timeline(self) -> dict[str, dict[str, Any]]:
+        """Per response: created, terminal time and every retrieve's time (for benchmarks)."""
+        with self.lock:
+            return {
+                rid: {
+                    "created": r.created,
+                    "terminal_at": _finite(r.terminal_at),
+                    "retrieves": list(self.retrieved_at.get(rid, ())),
+                }
+                for rid, r in self.responses.items()
+            }
 
     def next_create_attempt(self, key: str) -> int:
         with self.lock:

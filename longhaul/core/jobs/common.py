@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import case, func, update
 from sqlalchemy.orm import Session
 
 from longhaul.core.config import Settings
@@ -20,6 +20,10 @@ RUNNING = ("in_progress", "cancelling")
 
 
 def poll_policy(s: Settings) -> PollPolicy:
+    """With inbound webhooks configured the webhook wakes the job; polling is a slow safety net."""
+    if s.openai_webhook_secret:
+        slow = max(s.poll_webhook_seconds, s.poll_initial_seconds)
+        return PollPolicy(slow, 1.0, slow)
     return PollPolicy(s.poll_initial_seconds, s.poll_backoff_factor, s.poll_max_seconds)
 
 
@@ -35,10 +39,12 @@ def hand_to_finalize(
     now: datetime,
     owner: str | None = None,
     reason: str | None = None,
+    commit: bool = True,
     **values: Any,
 ) -> Followups:
-    """Move the job to ``finalizing`` and commit; the caller then sends ``finalize``. Should
-    that message be lost, ``next_poll_at`` lets the sweep send it again in 30 s."""
+    """Move the job to ``finalizing`` and commit (unless the caller commits a batch); the caller
+    then sends ``finalize``. Should that message be lost, ``next_poll_at`` lets the sweep send it
+    again in 30 s (once the finalize queue holds nothing older)."""
     done = transition(
         session,
         job_id,
@@ -52,7 +58,8 @@ def hand_to_finalize(
         lease_owner=None,
         **values,
     )
-    session.commit()
+    if commit:
+        session.commit()
     return ["finalize"] if done else []
 
 
@@ -81,8 +88,10 @@ def release(session: Session, job_id: str, owner: str, **values: Any) -> None:
     )
 
 
-def next_poll_keeping_wake(due: datetime) -> Any:
+def next_poll_keeping_wake(due: Any, leased_until: datetime | None = None) -> Any:
     """``next_poll_at`` for a poll that ends: ``due``, unless a wake-up (an inbound webhook)
-    set an earlier time while the poll ran. The poll clears ``next_poll_at`` when it claims the
-    job, so any value found now was written by a wake-up."""
-    return func.least(func.coalesce(Job.next_poll_at, due), due)
+    set an earlier time while the poll ran. The claim set ``next_poll_at`` to None or to the end
+    of its lease (``leased_until``), so any earlier value found now was written by a wake-up."""
+    if leased_until is None:
+        return func.least(func.coalesce(Job.next_poll_at, due), due)
+    return case((Job.next_poll_at < leased_until, func.least(Job.next_poll_at, due)), else_=due)

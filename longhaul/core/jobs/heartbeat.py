@@ -21,11 +21,12 @@ log = logging.getLogger(__name__)
 
 
 def renew(job_id: str, owner: str, lease_seconds: int) -> bool:
+    until = utcnow() + timedelta(seconds=lease_seconds)
     with session_factory()() as session:
         renewed = session.execute(
             update(Job)
             .where(Job.id == job_id, Job.lease_owner == owner)
-            .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
+            .values(lease_until=until, next_poll_at=until)
         ).rowcount  # type: ignore[attr-defined]
         session.commit()
     return bool(renewed)

@@ -210,7 +210,7 @@ def accept(
         ),
         deadline_at=now + timedelta(seconds=deadline),
         # Safety net: if the immediate submit message is lost, the sweep submits it.
-        next_poll_at=now + timedelta(seconds=10),
+        next_poll_at=now + timedelta(seconds=settings.lease_seconds),
         state_history=[history_entry("queued", now)],
         created_at=now,
         updated_at=now,

@@ -1,123 +1,210 @@
-"""Poll: one ``retrieve`` per task; the adaptive schedule sets the next one. Past the deadline
-the job is cancelled upstream and fails with ``deadline_exceeded``."""
+"""Poll a batch of due jobs: one UPDATE starts their leases, the ``retrieve`` calls run
+concurrently on the async SDK, and one UPDATE records every job still running (a finished job is
+handed to finalize). Past its deadline a job is cancelled upstream and fails with
+``deadline_exceeded``."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import openai
+from sqlalchemy import DateTime, Integer, String, column, func, or_, update, values
 from sqlalchemy.orm import Session
 
 from longhaul.core import upstream
 from longhaul.core.config import Settings
 from longhaul.core.jobs.common import (
     RUNNING,
-    Followups,
     hand_to_finalize,
     next_poll_keeping_wake,
     poll_policy,
-    release,
     retry_policy,
-    upstream_finished,
 )
-from longhaul.core.jobs.state import claim
 from longhaul.core.models import TERMINAL, Job, utcnow
 
 log = logging.getLogger(__name__)
 
 
-def poll_job(
+@dataclass(frozen=True)
+class Polled:
+    id: str
+    response_id: str
+    poll_count: int
+    deadline_at: datetime
+    created_at: datetime
+
+
+def poll_jobs(
     session: Session,
-    job_id: str,
+    job_ids: list[str],
     *,
-    client: openai.OpenAI,
     settings: Settings,
     token: str | None = None,
-) -> Followups:
-    """One ``retrieve``. Not terminal → next poll by the adaptive schedule; past the deadline →
-    cancel upstream and fail with a timeout."""
-    # Cleared while the poll runs, so a wake-up arriving meanwhile is not overwritten (below).
-    claimed = claim(
-        session,
-        job_id,
-        RUNNING,
-        lease_seconds=settings.lease_seconds,
-        token=token,
-        next_poll_at=None,
-    )
-    if claimed is None:
+    runner: upstream.AsyncUpstream | None = None,
+) -> list[str]:
+    """Poll the jobs this message still holds (all of them with the sweep's ``token``; without
+    one, those not leased). Returns the ids to send to finalize, after this function committed."""
+    now = utcnow()
+    leased_until = now + timedelta(seconds=settings.lease_seconds)
+    owner, jobs = _start(session, job_ids, token, now, leased_until)
+    session.commit()
+    if not jobs:
         return []
-    job, owner = claimed
-    session.commit()
+    runner = runner or upstream.get_async_upstream()
+    late = [j for j in jobs if j.deadline_at <= now]
+    live = [j for j in jobs if j.deadline_at > now]
+    results = runner.run(lambda client: _fetch(client, live, late))
     now = utcnow()
-    if job.deadline_at <= now:
-        return _deadline(session, job, owner, client, now)
-    try:
-        result = upstream.retrieve(client, job.upstream_response_id or "")
-    except Exception as exc:
-        return _poll_failed(session, job, owner, exc, settings)
-    body, now = result.body, utcnow()
-    status = body.get("status")
-    if status in TERMINAL:
-        return upstream_finished(session, job, body, now, owner=owner)
-    delay = poll_policy(settings).next_delay(
-        job.poll_count + 1, result.headers.get("openai-poll-after-ms")
-    )
-    release(
-        session,
-        job.id,
-        owner,
-        upstream_status=status,
-        poll_count=job.poll_count + 1,
-        next_poll_at=next_poll_keeping_wake(now + timedelta(seconds=delay)),
-    )
+    finished: list[str] = []
+    running: list[dict[str, Any]] = []
+    for i, (job, result) in enumerate(zip(live + late, results, strict=True)):
+        if i >= len(live):
+            handed = _deadline(session, job, owner, result, now)
+        elif isinstance(result, BaseException):
+            handed = _failed(session, job, owner, result, settings, now, running)
+        elif (status := result.body.get("status")) in TERMINAL:
+            handed = bool(
+                hand_to_finalize(
+                    session,
+                    job.id,
+                    RUNNING,
+                    now=now,
+                    owner=owner,
+                    commit=False,
+                    response_body=result.body,
+                    upstream_status=status,
+                    upstream_finished_at=now,
+                    poll_count=job.poll_count + 1,
+                )
+            )
+        else:
+            handed = False
+            delay = poll_policy(settings).next_delay(
+                job.poll_count + 1, result.headers.get("openai-poll-after-ms")
+            )
+            running.append({"id": job.id, "status": status, "due": now + timedelta(seconds=delay)})
+        if handed:
+            finished.append(job.id)
+    _record(session, running, owner, leased_until, now)
     session.commit()
-    return []
+    return finished
 
 
-def _poll_failed(
-    session: Session, job: Job, owner: str, exc: Exception, settings: Settings
-) -> Followups:
-    info = upstream.classify(exc)
-    now = utcnow()
+def _start(
+    session: Session, job_ids: list[str], token: str | None, now: datetime, until: datetime
+) -> tuple[str, list[Polled]]:
+    """The lease starts now (not when the sweep sent the message); ``next_poll_at`` moves to its
+    end, so a job whose worker dies is due again when the lease runs out."""
+    owner = secrets.token_hex(8)
+    stmt = (
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.status.in_(RUNNING), Job.deleted_at.is_(None))
+        .values(lease_owner=owner, lease_until=until, next_poll_at=until)
+        .returning(
+            Job.id, Job.upstream_response_id, Job.poll_count, Job.deadline_at, Job.created_at
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if token:
+        stmt = stmt.where(Job.lease_owner == token)
+    else:
+        stmt = stmt.where(or_(Job.lease_until.is_(None), Job.lease_until < now))
+    rows = session.execute(stmt).all()
+    return owner, [Polled(r[0], r[1] or "", r[2], r[3], r[4]) for r in rows]
+
+
+async def _fetch(
+    client: openai.AsyncOpenAI, live: list[Polled], late: list[Polled]
+) -> list[upstream.RawResult | BaseException]:
+    calls = [upstream.aretrieve(client, j.response_id) for j in live]
+    calls += [upstream.acancel(client, j.response_id) for j in late]
+    return list(await asyncio.gather(*calls, return_exceptions=True))
+
+
+def _record(
+    session: Session,
+    rows: list[dict[str, Any]],
+    owner: str,
+    leased_until: datetime,
+    now: datetime,
+) -> None:
+    """Every job still running in one statement: its status, count and next due time (kept
+    earlier if an inbound webhook woke it meanwhile), lease released."""
+    if not rows:
+        return
+    data = values(
+        column("id", String),
+        column("status", String),
+        column("bump", Integer),
+        column("due", DateTime(timezone=True)),
+        name="polled",
+    ).data([(r["id"], r["status"], 1, r["due"]) for r in rows])
+    session.execute(
+        update(Job)
+        .where(Job.id == data.c.id, Job.lease_owner == owner)
+        .values(
+            upstream_status=func.coalesce(data.c.status, Job.upstream_status),
+            poll_count=Job.poll_count + data.c.bump,
+            next_poll_at=next_poll_keeping_wake(data.c.due, leased_until),
+            lease_until=None,
+            lease_owner=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _failed(
+    session: Session,
+    job: Polled,
+    owner: str,
+    exc: BaseException,
+    settings: Settings,
+    now: datetime,
+    running: list[dict[str, Any]],
+) -> bool:
+    info = upstream.classify(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
     if info.transient:
         delay = max(
             retry_policy(settings).delay(1, info.retry_after),
             poll_policy(settings).next_delay(job.poll_count),
         )
-        release(
-            session,
-            job.id,
-            owner,
-            poll_count=job.poll_count + 1,
-            next_poll_at=next_poll_keeping_wake(now + timedelta(seconds=delay)),
-        )
-        session.commit()
-        return []
+        running.append({"id": job.id, "status": None, "due": now + timedelta(seconds=delay)})
+        return False
     # The upstream no longer knows the response (404: expired/deleted) or refuses: fail the job.
     log.warning("poll %s: permanent error %s", job.id, info.error)
-    return hand_to_finalize(
-        session,
-        job.id,
-        RUNNING,
-        now=now,
-        owner=owner,
-        reason="poll_failed",
-        error=info.error,
-        poll_count=job.poll_count + 1,
+    return bool(
+        hand_to_finalize(
+            session,
+            job.id,
+            RUNNING,
+            now=now,
+            owner=owner,
+            commit=False,
+            reason="poll_failed",
+            error=info.error,
+            poll_count=job.poll_count + 1,
+        )
     )
 
 
 def _deadline(
-    session: Session, job: Job, owner: str, client: openai.OpenAI, now: datetime
-) -> Followups:
+    session: Session,
+    job: Polled,
+    owner: str,
+    result: upstream.RawResult | BaseException,
+    now: datetime,
+) -> bool:
     body: dict[str, Any] | None = None
-    try:
-        body = upstream.cancel(client, job.upstream_response_id or "").body
-    except Exception as exc:  # best effort: the job fails with a timeout either way
-        log.warning("deadline cancel of %s failed: %s", job.id, exc)
+    if isinstance(result, BaseException):  # best effort: the job fails with a timeout either way
+        log.warning("deadline cancel of %s failed: %s", job.id, result)
+    else:
+        body = result.body
     seconds = int((job.deadline_at - job.created_at).total_seconds())
     err = {
         "code": "deadline_exceeded",
@@ -125,14 +212,17 @@ def _deadline(
         "message": f"The job did not finish within its deadline of {seconds} s and was "
         "cancelled upstream.",
     }
-    return hand_to_finalize(
-        session,
-        job.id,
-        RUNNING,
-        now=now,
-        owner=owner,
-        reason="deadline",
-        error=err,
-        response_body=body,
-        upstream_status=(body or {}).get("status"),
+    return bool(
+        hand_to_finalize(
+            session,
+            job.id,
+            RUNNING,
+            now=now,
+            owner=owner,
+            commit=False,
+            reason="deadline",
+            error=err,
+            response_body=body,
+            upstream_status=(body or {}).get("status"),
+        )
     )

@@ -65,14 +65,20 @@ def claim(
     now: datetime | None = None,
     **values: Any,
 ) -> tuple[Job, str] | None:
-    """Take the job's lease. With ``token`` (from the sweep) only that holder may proceed;
-    without one the lease must be free. Returns (job, owner token) or None."""
+    """Start the job's lease: the step begins now. With ``token`` (the sweep's dispatch mark)
+    only the message carrying it may start, whatever its wait in the queue; without one the job
+    must be neither leased nor reserved. The lease gets a fresh owner, so a redelivered copy of
+    the same message finds nothing to claim. Returns (job, owner) or None."""
     now = now or utcnow()
-    owner = token or secrets.token_hex(8)
+    owner = secrets.token_hex(8)
+    until = now + timedelta(seconds=lease_seconds)
+    # ``next_poll_at`` moves with the lease: the due index then holds only claimable rows, and a
+    # step whose worker dies becomes due again when its lease runs out.
+    values.setdefault("next_poll_at", until)
     stmt = (
         update(Job)
         .where(Job.id == job_id, Job.status.in_(list(statuses)), Job.deleted_at.is_(None))
-        .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds), **values)
+        .values(lease_owner=owner, lease_until=until, **values)
         .returning(Job)
         .execution_options(synchronize_session=False)
     )

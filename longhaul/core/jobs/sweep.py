@@ -1,53 +1,148 @@
-"""Periodic work, safe to run twice at once: claims use ``FOR UPDATE SKIP LOCKED`` and leases."""
+"""Periodic work, safe to run twice at once: claims use ``FOR UPDATE SKIP LOCKED`` and tokens.
+
+Admission: the sweep sends only what the workers can start soon. For each step queue it is told
+how many messages wait there (``QueueState.depth``) and tops the queue up to a target, never more.
+A sent message reserves its job (``lease_owner`` = the message's token, ``lease_until`` and
+``next_poll_at`` moved forward by one lease): the lease itself starts when a worker starts the
+step (``state.claim`` with that token), so time spent waiting in the queue never makes a message
+stale. A reserved job is sent again only once its message can no longer be waiting in the queue:
+Redis lists are FIFO, so when the oldest message still queued was sent at ``oldest_sent``, every
+message sent before that has left the queue (see ``QueueState.horizon``).
+"""
 
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from longhaul.core.jobs.state import history_entry
 from longhaul.core.models import ACTIVE, Job, utcnow
 
-# What the sweep sends for a due job in each state.
+# What the sweep sends for a due job in each state, and the queue that message waits in.
 STEP_FOR_STATUS = {
     "queued": "submit",
     "in_progress": "poll",
     "cancelling": "cancel",
     "finalizing": "finalize",
 }
+QUEUE_FOR_STEP = {"submit": "submit", "poll": "poll", "cancel": "poll", "finalize": "finalize"}
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """What the broker says about one queue: messages waiting, and when the oldest was sent
+    (epoch seconds; None when it carries no send time, which blocks re-sends until it drains)."""
+
+    depth: int
+    oldest_sent: float | None = None
+
+    def horizon(self, now: datetime) -> datetime:
+        """Every message sent before this instant has left the queue."""
+        if self.depth == 0:
+            return now
+        if self.oldest_sent is None:
+            return datetime.min.replace(tzinfo=UTC)
+        return min(now, datetime.fromtimestamp(self.oldest_sent, UTC))
+
+
+@dataclass(frozen=True)
+class Admission:
+    """How much each queue may still take: ``room`` messages, polls batched ``poll_batch`` per
+    message. Without queue states (tests, tools) nothing is gated."""
+
+    queues: Mapping[str, QueueState]
+    per_queue: int
+    poll_queue: int
+    poll_batch: int
+
+    def room(self, queue: str) -> int:
+        target = self.poll_queue if queue == "poll" else self.per_queue
+        return max(target - self.queues.get(queue, QueueState(0)).depth, 0)
+
+    def horizon(self, queue: str, now: datetime) -> datetime:
+        return self.queues.get(queue, QueueState(0)).horizon(now)
 
 
 def claim_due(
-    session: Session, *, lease_seconds: int, limit: int, now: datetime | None = None
+    session: Session,
+    *,
+    lease_seconds: int,
+    limit: int,
+    now: datetime | None = None,
+    admission: Admission | None = None,
 ) -> list[tuple[str, str, str]]:
-    """Lease due jobs (``next_poll_at`` passed, lease free) and return (step, job id, token)
-    for each; the caller commits, then enqueues. A job whose task dies keeps its lease until it
-    expires and then becomes due again: that is how in-flight work survives a killed worker."""
+    """Reserve due jobs for one message each and return (step, job id, token); jobs that share a
+    token go in one poll message. The caller commits, then sends. A job whose worker dies keeps
+    its lease until it runs out and then becomes due again (``next_poll_at`` moves with it)."""
     now = now or utcnow()
+    out: list[tuple[str, str, str]] = []
+    budget = limit
+    for status, step in STEP_FOR_STATUS.items():
+        queue = QUEUE_FOR_STEP[step]
+        horizon = admission.horizon(queue, now) if admission else now
+        if step == "poll":
+            batch = admission.poll_batch if admission else budget
+            messages = admission.room(queue) if admission else 1
+        else:
+            batch, messages = budget, 1
+            if admission:
+                batch = min(batch, admission.room(queue))
+        for _ in range(messages):
+            size = min(batch, budget)
+            if size <= 0:
+                break
+            token = secrets.token_hex(8)
+            ids = _reserve(session, status, size, token, now, horizon, lease_seconds)
+            out += [(step, job_id, token) for job_id in ids]
+            budget -= len(ids)
+            if len(ids) < size:
+                break
+    return out
+
+
+def _claimable(status: str, now: datetime, horizon: datetime) -> ColumnElement[bool]:
+    """Due, not leased, and not possibly still waiting in the queue. A poll that ended cleared
+    its reservation (``lease_owner`` NULL) and no message for it exists; every other due row may
+    have one (intake's submit, a hand-over to finalize, an earlier sweep), so it must predate the
+    queue's horizon."""
+    free = or_(Job.lease_until.is_(None), Job.lease_until < now)
+    if status == "in_progress":
+        unsent = or_(Job.lease_owner.is_(None), Job.next_poll_at < horizon)
+        return and_(Job.next_poll_at <= now, free, unsent)
+    return and_(Job.next_poll_at <= min(now, horizon), free)
+
+
+def _reserve(
+    session: Session,
+    status: str,
+    size: int,
+    token: str,
+    now: datetime,
+    horizon: datetime,
+    lease_seconds: int,
+) -> list[str]:
     due = (
         select(Job.id)
-        .where(
-            Job.next_poll_at <= now,
-            Job.status.in_(list(STEP_FOR_STATUS)),
-            or_(Job.lease_until.is_(None), Job.lease_until < now),
-            Job.deleted_at.is_(None),
-        )
+        .where(Job.status == status, _claimable(status, now, horizon), Job.deleted_at.is_(None))
         .order_by(Job.next_poll_at)
-        .limit(limit)
+        .limit(size)
         .with_for_update(skip_locked=True)
     )
-    token = secrets.token_hex(8)
-    rows = session.execute(
-        update(Job)
-        .where(Job.id.in_(due.scalar_subquery()))
-        .values(lease_owner=token, lease_until=now + timedelta(seconds=lease_seconds))
-        .returning(Job.id, Job.status)
-        .execution_options(synchronize_session=False)
-    ).all()
-    return [(STEP_FOR_STATUS[status], job_id, token) for job_id, status in rows]
+    reserved_until = now + timedelta(seconds=lease_seconds)
+    return list(
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(due.scalar_subquery()))
+            .values(lease_owner=token, lease_until=reserved_until, next_poll_at=reserved_until)
+            .returning(Job.id)
+            .execution_options(synchronize_session=False)
+        ).scalars()
+    )
 
 
 def reconcile(session: Session, *, lease_seconds: int, now: datetime | None = None) -> int:

@@ -30,7 +30,13 @@ class Job(Timestamped, Base):
     __tablename__ = "jobs"
     __table_args__ = (
         UniqueConstraint("tenant_id", "idempotency_key"),
-        Index("ix_jobs_due", "next_poll_at", postgresql_where=text("next_poll_at IS NOT NULL")),
+        # The sweep's range scan per step (core/jobs/sweep.py).
+        Index(
+            "ix_jobs_status_due",
+            "status",
+            "next_poll_at",
+            postgresql_where=text("next_poll_at IS NOT NULL"),
+        ),
         Index("ix_jobs_tenant_created", "tenant_id", "created_at"),
         # metadata filters are containment queries (``metadata @> '{"k": "v"}'``)
         Index(

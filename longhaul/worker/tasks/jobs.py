@@ -9,7 +9,7 @@ from longhaul.core.config import get_settings
 from longhaul.core.db import session_scope
 from longhaul.core.jobs.cancel import cancel_job
 from longhaul.core.jobs.finalize import finalize_job
-from longhaul.core.jobs.poll import poll_job
+from longhaul.core.jobs.poll import poll_jobs
 from longhaul.core.jobs.submit import submit_job
 from longhaul.core.upstream import get_client
 from longhaul.core.webhooks.outbox import pending_delivery_ids
@@ -31,7 +31,21 @@ def submit(job_id: str, token: str | None = None) -> None:
 
 @app.task(name="longhaul.jobs.poll")
 def poll(job_id: str, token: str | None = None) -> None:
-    _run(poll_job, job_id, token)
+    """One job now (an inbound webhook's wake-up); a no-op if a batch already holds it."""
+    _poll([job_id], token)
+
+
+@app.task(name="longhaul.jobs.poll_batch")
+def poll_batch(job_ids: list[str], token: str | None = None) -> None:
+    """The due jobs one sweep reserved under ``token``, retrieved concurrently."""
+    _poll(job_ids, token)
+
+
+def _poll(job_ids: list[str], token: str | None) -> None:
+    with session_scope() as session:
+        finished = poll_jobs(session, job_ids, settings=get_settings(), token=token)
+    for job_id in finished:
+        send_followups(["finalize"], job_id)
 
 
 @app.task(name="longhaul.jobs.cancel")

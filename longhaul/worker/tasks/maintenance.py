@@ -6,26 +6,40 @@ import logging
 
 from longhaul.core.config import get_settings
 from longhaul.core.db import session_scope
-from longhaul.core.jobs.sweep import claim_due
+from longhaul.core.jobs.sweep import Admission, claim_due
 from longhaul.core.jobs.sweep import reconcile as reconcile_jobs
 from longhaul.worker.app import app
-from longhaul.worker.dispatch import send_followups
+from longhaul.worker.dispatch import queue_states, send_followups, send_poll_batch
 
 log = logging.getLogger(__name__)
 
 
-@app.task(name="longhaul.maintenance.sweep")
+# Housekeeping ticks send no task events: at one a second they would be most of Flower's
+# history and of the worker's event traffic, and say nothing about any job.
+@app.task(name="longhaul.maintenance.sweep", send_events=False)
 def sweep() -> int:
-    """Claim due jobs and send one short task each."""
+    """Reserve due jobs the queues have room for; send one message per job (one per batch of
+    polls) after commit."""
     s = get_settings()
+    admission = Admission(
+        queue_states(), s.dispatch_queue_target, s.poll_queue_batches, s.poll_batch_size
+    )
     with session_scope() as session:
-        claimed = claim_due(session, lease_seconds=s.lease_seconds, limit=s.sweep_batch_size)
+        claimed = claim_due(
+            session, lease_seconds=s.lease_seconds, limit=s.sweep_batch_size, admission=admission
+        )
+    batches: dict[str, list[str]] = {}
     for step, job_id, token in claimed:
-        send_followups([step], job_id, token)
+        if step == "poll":
+            batches.setdefault(token, []).append(job_id)
+        else:
+            send_followups([step], job_id, token)
+    for token, job_ids in batches.items():
+        send_poll_batch(job_ids, token)
     return len(claimed)
 
 
-@app.task(name="longhaul.maintenance.reconcile")
+@app.task(name="longhaul.maintenance.reconcile", send_events=False)
 def reconcile() -> int:
     s = get_settings()
     with session_scope() as session:

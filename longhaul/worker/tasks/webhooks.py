@@ -11,7 +11,7 @@ from longhaul.worker.app import app
 DELIVER = "longhaul.webhooks.deliver"
 
 
-@app.task(name="longhaul.webhooks.deliver_due")
+@app.task(name="longhaul.webhooks.deliver_due", send_events=False)  # a 1 s tick
 def deliver_due() -> int:
     """Claim (and lease) due deliveries, then, after commit, send one ``deliver`` task each."""
     with session_scope() as session:
