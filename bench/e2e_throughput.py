@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -108,6 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=500)
     parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--logs", help="copy the workers' logs to this folder at the end")
     args = parser.parse_args()
     with (
         infra.postgres_server() as pg,
@@ -126,7 +128,11 @@ def main() -> None:
         # Production scheduling defaults, not the tests' fast ones.
         env = {k: v for k, v in env.items() if k not in _FAST_KEYS}
         lease = 60
-        os.environ.update(LONGHAUL_REDIS_URL=redis_url, LONGHAUL_DATABASE_URL=db_url)
+        os.environ.update(
+            LONGHAUL_REDIS_URL=redis_url,
+            LONGHAUL_DATABASE_URL=db_url,
+            RAW_REDIS_URL=redis_url,  # read when bench.raw_chain is imported, below
+        )
         from longhaul.worker.dispatch import send_followups
 
         stack = Stack(env=env, workdir=Path(tmp))
@@ -139,7 +145,7 @@ def main() -> None:
         raw_log = Path(tmp) / "raw.log"
         raw = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "bench.raw_chain", "worker", "-Q", "raw",
-             "-c", "2", "--loglevel=WARNING", "--hostname", f"raw-{os.getpid()}@%h"],
+             "-c", "2", "--loglevel=INFO", "--hostname", f"raw-{os.getpid()}@%h"],
             env=raw_env, cwd=ROOT, stdout=raw_log.open("ab"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
@@ -170,6 +176,8 @@ def main() -> None:
             stack.stop_all()
             os.killpg(raw.pid, 15)
             raw.wait(20)
+            if args.logs:
+                shutil.copytree(tmp, args.logs, dirs_exist_ok=True)
         ratios = [float(r["ratio"]) for r in results]  # type: ignore[arg-type]
         print(
             json.dumps({"jobs": args.jobs, "ratios": ratios, "median": statistics.median(ratios)})

@@ -1,5 +1,6 @@
 """The yardstick for ``e2e_throughput``: a bare Celery chain submit -> poll -> finalize over the
-same upstream, writing the same job columns (4 commits a job), no leases, no sweep, no events.
+same upstream, with the same writes (job row states, ledger lines, outbox event; 4 commits a
+job), no leases, no sweep, no task events, no pricing.
 
     celery -A bench.raw_chain worker -Q raw -c 2   (RAW_DATABASE_URL, RAW_REDIS_URL, RAW_UPSTREAM)
 """
@@ -16,7 +17,7 @@ from celery import Celery
 from celery.signals import worker_process_init
 from sqlalchemy import Engine, create_engine, text
 
-app = Celery("rawchain", broker=os.environ.get("RAW_REDIS_URL", "redis://127.0.0.1:6379/0"))
+app = Celery("rawchain", broker=os.environ["RAW_REDIS_URL"])
 app.conf.update(
     task_serializer="json",
     accept_content=["json"],
@@ -89,13 +90,39 @@ def poll(job_id: str) -> str:
 
 @app.task(name="raw.finalize")
 def finalize(job_id: str) -> None:
+    """The final state, one ledger line per token kind and the outbox event, in one commit."""
     with engine().begin() as db:
-        db.execute(
+        job = db.execute(
             text(
                 "UPDATE jobs SET status='completed', usage=response_body->'usage', "
-                "finished_at=now(), updated_at=now() WHERE id=:id"
+                "finished_at=now(), updated_at=now() WHERE id=:id "
+                "RETURNING tenant_id, model, usage"
             ),
             {"id": job_id},
+        ).one()
+        usage = job.usage or {}
+        db.execute(
+            text(
+                "INSERT INTO ledger_lines (job_id, tenant_id, item, kind, model, quantity, unit, "
+                "per, currency, status, priced_at, details, created_at) VALUES (:id, :t, :item, "
+                "'tokens', :m, :q, 'token', 1, 'USD', 'unpriced', now(), '{}', now())"
+            ),
+            [
+                {"id": job_id, "t": job.tenant_id, "m": job.model, "item": k, "q": usage.get(k, 0)}
+                for k in ("input_tokens", "output_tokens")
+            ],
+        )
+        db.execute(
+            text(
+                "INSERT INTO webhook_events (id, tenant_id, job_id, type, payload, created_at) "
+                "VALUES (:e, :t, :id, 'job.completed', :p, now())"
+            ),
+            {
+                "e": f"evt_{job_id}",
+                "t": job.tenant_id,
+                "id": job_id,
+                "p": json.dumps({"id": job_id, "status": "completed", "usage": usage}).encode(),
+            },
         )
 
 

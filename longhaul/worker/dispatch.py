@@ -4,9 +4,13 @@ the step queues back from the broker for the sweep's admission control."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterable
 
+import redis
+
+from longhaul.core.config import get_settings
 from longhaul.core.jobs.sweep import QueueState
 
 STEP_TASKS = {
@@ -40,20 +44,28 @@ def send_poll_batch(job_ids: list[str], token: str) -> None:
 def queue_states() -> dict[str, QueueState]:
     """Depth of each step queue and the send time of its oldest message (Redis lists are FIFO:
     ``LPUSH`` in, ``BRPOP`` out, so the oldest sits at index -1)."""
-    from longhaul.worker.app import app
-
-    with app.connection_for_read() as conn:
-        client = conn.default_channel.client
-        pipe = client.pipeline(transaction=False)
-        for queue in STEP_QUEUES:
-            pipe.llen(queue)
-            pipe.lindex(queue, -1)
-        replies = pipe.execute()
+    pipe = _broker().pipeline(transaction=False)
+    for queue in STEP_QUEUES:
+        pipe.llen(queue)
+        pipe.lindex(queue, -1)
+    replies = pipe.execute()
     states: dict[str, QueueState] = {}
     for i, queue in enumerate(STEP_QUEUES):
         depth, oldest = replies[2 * i], replies[2 * i + 1]
         states[queue] = QueueState(int(depth), _sent_at(oldest) if depth else None)
     return states
+
+
+_brokers: dict[tuple[int, str], redis.Redis] = {}
+
+
+def _broker() -> redis.Redis:
+    """One client per process (and broker URL) for the sweep's two reads per queue."""
+    url = get_settings().redis_url
+    key = (os.getpid(), url)
+    if key not in _brokers:
+        _brokers[key] = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+    return _brokers[key]
 
 
 def _sent_at(raw: bytes | None) -> float | None:

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from longhaul.core.artifacts.service import archive_job_artifacts
+from longhaul.core.artifacts.sources import code_interpreter_containers, find_sources
 from longhaul.core.config import Settings
 from longhaul.core.costs.ledger import write_ledger
 from longhaul.core.jobs import extract
@@ -42,9 +43,9 @@ def finalize_job(
     if claimed is None:
         return None
     job, owner = claimed
-    session.commit()
     response: dict[str, Any] = job.response_body or {}
-    if response.get("output"):
+    if has_files(response):
+        session.commit()  # the lease is visible before the downloads start
         with keep_lease(job.id, owner, settings.lease_seconds):
             archived = archive_job_artifacts(session, job, response, upstream=client)
         session.commit()
@@ -87,6 +88,14 @@ def finalize_job(
     session.commit()
     log.info("job %s finalized as %s", job.id, status)
     return status
+
+
+def has_files(response: dict[str, Any]) -> bool:
+    """Files to archive means network calls, so the claim commits first; without any, claim and
+    final state share one transaction (a crash in between leaves the job as it was)."""
+    return bool(response.get("output")) and bool(
+        find_sources(response) or code_interpreter_containers(response)
+    )
 
 
 def _retry_artifacts_later(session: Session, job_id: str, owner: str, settings: Settings) -> bool:

@@ -19,6 +19,15 @@ def history_entry(status: str, at: datetime, **extra: Any) -> dict[str, Any]:
     return {"status": status, "at": at.isoformat(), **{k: v for k, v in extra.items() if v}}
 
 
+def appended_history(*entries: dict[str, Any]) -> Any:
+    """``state_history`` with ``entries`` appended, in the UPDATE itself."""
+    return Job.state_history.op("||")(func.cast(literal(list(entries), JSONB), JSONB))
+
+
+# RETURNING rows refresh the session's copy of the job: no second SELECT after an UPDATE.
+RETURNED = {"synchronize_session": False, "populate_existing": True}
+
+
 def transition(
     session: Session,
     job_id: str,
@@ -28,30 +37,33 @@ def transition(
     now: datetime | None = None,
     reason: str | None = None,
     owned_by: str | None = None,
+    via: str | None = None,
     **values: Any,
 ) -> Job | None:
     """Move ``job_id`` to ``to_state`` only if it is in one of ``from_states`` (and, when given,
-    still leased by ``owned_by``). Returns the updated job, or None if someone else won."""
+    still leased by ``owned_by``). ``via`` records a state passed through on the way (one
+    statement for two moves). Returns the updated job, or None if someone else won."""
     now = now or utcnow()
-    entry = history_entry(to_state, now, reason=reason)
+    entries = [history_entry(via, now)] if via else []
+    entries.append(history_entry(to_state, now, reason=reason))
     stmt = (
         update(Job)
         .where(Job.id == job_id, Job.status.in_(list(from_states)))
         .values(
             status=to_state,
             updated_at=now,
-            state_history=Job.state_history.op("||")(func.cast(literal([entry], JSONB), JSONB)),
+            state_history=appended_history(*entries),
             **values,
         )
         .returning(Job)
-        .execution_options(synchronize_session=False)
+        .execution_options(**RETURNED)
     )
     if owned_by is not None:
         stmt = stmt.where(Job.lease_owner == owned_by)
     job = session.execute(stmt).scalar_one_or_none()
     if job is not None:
-        session.refresh(job)
-        metrics.job_transition(job, to_state, values)
+        for state in (via, to_state) if via else (to_state,):
+            metrics.job_transition(job, state, values)
     return job
 
 
@@ -63,6 +75,7 @@ def claim(
     lease_seconds: int,
     token: str | None = None,
     now: datetime | None = None,
+    only_if: Any = None,
     **values: Any,
 ) -> tuple[Job, str] | None:
     """Start the job's lease: the step begins now. With ``token`` (the sweep's dispatch mark)
@@ -80,17 +93,16 @@ def claim(
         .where(Job.id == job_id, Job.status.in_(list(statuses)), Job.deleted_at.is_(None))
         .values(lease_owner=owner, lease_until=until, **values)
         .returning(Job)
-        .execution_options(synchronize_session=False)
+        .execution_options(**RETURNED)
     )
+    if only_if is not None:
+        stmt = stmt.where(only_if)
     if token:
         stmt = stmt.where(Job.lease_owner == token)
     else:
         stmt = stmt.where(or_(Job.lease_until.is_(None), Job.lease_until < now))
     job = session.execute(stmt).scalar_one_or_none()
-    if job is None:
-        return None
-    session.refresh(job)
-    return job, owner
+    return None if job is None else (job, owner)
 
 
 def get_job(session: Session, job_id: str) -> Job | None:

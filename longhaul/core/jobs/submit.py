@@ -18,9 +18,8 @@ from longhaul.core.jobs.common import (
     hand_to_finalize,
     poll_policy,
     retry_policy,
-    upstream_finished,
 )
-from longhaul.core.jobs.state import claim, transition
+from longhaul.core.jobs.state import appended_history, claim, history_entry, transition
 from longhaul.core.models import TERMINAL, Job, utcnow
 from longhaul.core.streams.policy import relay_creates
 
@@ -45,28 +44,26 @@ def submit_job(
     token: str | None = None,
 ) -> Followups:
     now = utcnow()
-    if expired := _past_deadline_before_submit(session, job_id, now):
-        return expired
     if relay_creates(session, job_id, settings, token):
         return []  # a streaming job: the relay's create is its stream
+    # One statement takes the lease and moves the job to `submitting` (if its deadline holds).
     claimed = claim(
-        session, job_id, ["queued"], lease_seconds=settings.lease_seconds, token=token, now=now
-    )
-    if claimed is None:
-        return []
-    queued, owner = claimed
-    job = transition(
         session,
         job_id,
         ["queued"],
-        "submitting",
+        lease_seconds=settings.lease_seconds,
+        token=token,
         now=now,
-        owned_by=owner,
-        submit_attempts=queued.submit_attempts + 1,
+        only_if=Job.deadline_at > now,
+        status="submitting",
+        submit_attempts=Job.submit_attempts + 1,
+        state_history=appended_history(history_entry("submitting", now)),
+        updated_at=now,
     )
+    if claimed is None:
+        return _past_deadline_before_submit(session, job_id, now)
+    job, owner = claimed
     session.commit()  # committed as `submitting` before the (non-idempotent) create
-    if job is None:
-        return []
     try:
         result = upstream.create(client, upstream_body(job))
     except Exception as exc:  # classified below; nothing escapes unrecorded
@@ -74,6 +71,24 @@ def submit_job(
 
     body, now = result.body, utcnow()
     status = body.get("status")
+    created: dict[str, Any] = dict(
+        upstream_response_id=body.get("id"),
+        upstream_status=status,
+        submitted_at=now,
+        service_tier=body.get("service_tier"),
+    )
+    if status in TERMINAL:  # finished at once: straight to finalize, one statement
+        return hand_to_finalize(
+            session,
+            job_id,
+            ["submitting"],
+            now=now,
+            owner=owner,
+            via="in_progress",
+            response_body=body,
+            upstream_finished_at=now,
+            **created,
+        )
     delay = poll_policy(settings).next_delay(0, result.headers.get("openai-poll-after-ms"))
     running = transition(
         session,
@@ -82,21 +97,14 @@ def submit_job(
         "in_progress",
         now=now,
         owned_by=owner,
-        upstream_response_id=body.get("id"),
-        upstream_status=status,
-        submitted_at=now,
         next_poll_at=now + timedelta(seconds=delay),
         lease_until=None,
         lease_owner=None,
-        service_tier=body.get("service_tier"),
+        **created,
     )
     session.commit()
-    if running is None:
-        return []
-    if running.cancel_requested_at is not None:
+    if running is not None and running.cancel_requested_at is not None:
         return start_cancel(session, running, now)
-    if status in TERMINAL:
-        return upstream_finished(session, running, body, now)
     return []
 
 
