@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +20,8 @@ from longhaul.core.models import Job, utcnow
 from tests.support.factories import add_job
 
 STEP_QUEUES = ("submit", "poll", "finalize")
+# Due long ago, so these sort before any due job other tests left in the session's database.
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -77,7 +79,7 @@ def test_sweep_never_sends_a_second_message_for_a_queued_one(
         tenant.id,
         status="in_progress",
         upstream_response_id=f"resp_{queued.id}",
-        next_poll_at=utcnow() - timedelta(seconds=1),
+        next_poll_at=LONG_AGO,
     )
 
     # Hours pass while nothing consumes the queues: every reservation and grace runs out, again
@@ -111,9 +113,7 @@ def test_a_started_step_is_not_sent_again_until_its_lease_runs_out(
     delivery of the same message finds nothing, and the sweep leaves the job alone meanwhile."""
     from longhaul.core.jobs.state import claim
 
-    job = add_job(
-        session, tenant.id, status="finalizing", next_poll_at=utcnow() - timedelta(seconds=1)
-    )
+    job = add_job(session, tenant.id, status="finalizing", next_poll_at=LONG_AGO)
     run_sweep_at(monkeypatch, utcnow())
     [message] = messages_for(broker, "finalize", job.id)
     _, token = json.loads(base64.b64decode(message["body"]))[0]
