@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     poll_max_seconds: float = Field(60.0, description="Cap on the poll interval.")
     poll_backoff_factor: float = Field(2.0, description="Growth of the poll interval per poll.")
     poll_webhook_seconds: float = Field(
-        240.0, description="Poll interval when inbound webhooks are configured (a safety net)."
+        300.0, description="Poll interval after the first when inbound webhooks are configured."
     )
     poll_batch_size: int = Field(100, description="Due jobs one poll task retrieves concurrently.")
     poll_queue_batches: int = Field(4, description="Most poll tasks waiting in the poll queue.")

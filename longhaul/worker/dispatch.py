@@ -10,7 +10,6 @@ from collections.abc import Iterable
 
 import redis
 
-from longhaul.core.config import get_settings
 from longhaul.core.jobs.sweep import QueueState
 
 STEP_TASKS = {
@@ -60,8 +59,11 @@ _brokers: dict[tuple[int, str], redis.Redis] = {}
 
 
 def _broker() -> redis.Redis:
-    """One client per process (and broker URL) for the sweep's two reads per queue."""
-    url = get_settings().redis_url
+    """One client per process (and broker URL) for the sweep's two reads per queue: the broker
+    the app sends to, whatever the settings say now."""
+    from longhaul.worker.app import app
+
+    url = str(app.conf.broker_url)
     key = (os.getpid(), url)
     if key not in _brokers:
         _brokers[key] = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)

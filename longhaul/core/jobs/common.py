@@ -20,10 +20,12 @@ RUNNING = ("in_progress", "cancelling")
 
 
 def poll_policy(s: Settings) -> PollPolicy:
-    """With inbound webhooks configured the webhook wakes the job; polling is a slow safety net."""
+    """With inbound webhooks configured the webhook wakes the job and polling is a slow safety
+    net; the first poll stays early, for a job that ends before its upstream id is stored (its
+    webhook then finds no job)."""
     if s.openai_webhook_secret:
         slow = max(s.poll_webhook_seconds, s.poll_initial_seconds)
-        return PollPolicy(slow, 1.0, slow)
+        return PollPolicy(slow, 1.0, slow, first=s.poll_initial_seconds)
     return PollPolicy(s.poll_initial_seconds, s.poll_backoff_factor, s.poll_max_seconds)
 
 

@@ -12,6 +12,7 @@ class PollPolicy:
     factor: float = 1.5
     cap: float = 30.0
     floor: float = 0.2
+    first: float | None = None  # the first poll's delay, if not ``initial``
 
     def next_delay(self, poll_count: int, poll_after_ms: str | None = None) -> float:
         """Short at first, growing by ``factor``, capped; the upstream's ``openai-poll-after-ms``
@@ -19,6 +20,8 @@ class PollPolicy:
         hinted = _parse_ms(poll_after_ms)
         if hinted is not None:
             return min(max(hinted, self.floor), self.cap)
+        if poll_count <= 0 and self.first is not None:
+            return self.first
         return min(self.initial * self.factor ** max(poll_count, 0), self.cap)
 
 

@@ -25,12 +25,15 @@ LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def broker(redis_url: str) -> Iterator[redis.Redis]:
-    """The Celery broker; every message this test adds is removed at the end (LPUSH puts new
-    messages at the head and nothing consumes them here)."""
-    from longhaul.worker.app import app as celery_app
+def broker(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
+    """The session's Redis as the Celery broker (an app imported earlier may point elsewhere);
+    every message this test adds is removed at the end (LPUSH puts new messages at the head and
+    nothing consumes them here)."""
+    from longhaul.worker import app as app_module
 
-    r = redis.Redis.from_url(str(celery_app.conf.broker_url))
+    if str(app_module.app.conf.broker_url) != redis_url:
+        monkeypatch.setattr(app_module, "app", app_module.create_celery())
+    r = redis.Redis.from_url(redis_url)
     before = {q: r.llen(q) for q in STEP_QUEUES}
     yield r
     for q in STEP_QUEUES:

@@ -23,3 +23,14 @@ def test_retry_backoff_honours_retry_after_and_jitters_within_bounds() -> None:
     for attempt, raw in [(1, 2.0), (2, 4.0), (3, 8.0), (10, 60.0)]:
         d = r.delay(attempt)
         assert 0.75 * raw <= d <= raw
+
+
+def test_webhook_safety_net_polls_early_once_then_slowly() -> None:
+    from longhaul.core.config import Settings
+    from longhaul.core.jobs.common import poll_policy
+
+    s = Settings(_env_file=None, openai_webhook_secret="whsec_x", poll_webhook_seconds=300)  # type: ignore[call-arg]
+    p = poll_policy(s)
+    assert [p.next_delay(n) for n in range(4)] == [s.poll_initial_seconds, 300, 300, 300]
+    plain = poll_policy(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert plain.next_delay(1) == s.poll_initial_seconds * s.poll_backoff_factor
