@@ -1,15 +1,15 @@
 """sweep: the due index leads with status, so each step's sweep reads only its claimable rows
 
-Revision ID: 0009_sweep_index
-Revises: 0008_budget_holds
+Revision ID: 0011_sweep_index
+Revises: 0010_api_key_expiry
 Create Date: 2026-11-29 10:30:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_sweep_index"
-down_revision = "0008_budget_holds"
+revision = "0011_sweep_index"
+down_revision = "0010_api_key_expiry"
 branch_labels = None
 depends_on = None
 
