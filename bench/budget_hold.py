@@ -4,7 +4,10 @@ Two tenants get the same history (``--history`` finished jobs this month, each w
 a released hold and its month-spend rollup); one has a budget (``LONGHAUL_BUDGET_MODE=hold``),
 the other none. Creates go through the real ASGI app (``POST /v1/responses`` in-process with
 Starlette's TestClient against real PostgreSQL; the broker call is stubbed out, it is the same
-for both), alternating between the tenants in rounds, so both see the same load::
+for both), alternating between the tenants in rounds, so both see the same load. There is no
+worker: after every ``--batch`` creates the bench marks the queued jobs finished (both tenants
+alike), as if they had run; ``--batch 0`` leaves them all active, to show how admission cost
+grows with the number of a tenant's running jobs (each admission sums their holds)::
 
     LONGHAUL_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
       .venv/bin/python -m bench.budget_hold --history 200000 --creates 300 --rounds 3
@@ -74,11 +77,18 @@ def seed(dsn: str, tenant_ids: list[str], history: int) -> None:
         conn.execute("ANALYZE")
 
 
+def finish_queued(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("UPDATE jobs SET status = 'completed', finished_at = now() "
+                     "WHERE status = 'queued'")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--history", type=int, default=200_000)
     parser.add_argument("--creates", type=int, default=300, help="per tenant per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=50, help="finish queued jobs every N")
     args = parser.parse_args()
 
     from tests.support.infra import fresh_database, postgres_server
@@ -110,7 +120,8 @@ def main() -> None:
                 session.query(Tenant.id).filter(Tenant.name == n).scalar() for n in names.values()
             ]
         t0 = time.monotonic()
-        seed(url.replace("postgresql+psycopg", "postgresql"), [str(i) for i in ids], args.history)
+        dsn = url.replace("postgresql+psycopg", "postgresql")
+        seed(dsn, [str(i) for i in ids], args.history)
         print(f"seeded {args.history} jobs per tenant in {time.monotonic() - t0:.1f}s")
         responses_route.enqueue = lambda step, job_id: None  # the broker is not measured
         body = {
@@ -130,10 +141,16 @@ def main() -> None:
                 for arm in ("none", "budget") if round_no % 2 else ("budget", "none"):
                     auth = {"Authorization": f"Bearer {keys[arm]}"}
                     start = time.monotonic()
-                    for _ in range(args.creates):
+                    spent = 0.0
+                    for n in range(args.creates):
                         r = client.post("/v1/responses", json=body, headers=auth)
                         assert r.status_code == 200, r.text
-                    rates[arm].append(args.creates / (time.monotonic() - start))
+                        if args.batch and (n + 1) % args.batch == 0:
+                            paused = time.monotonic()
+                            finish_queued(dsn)
+                            spent += time.monotonic() - paused
+                    rates[arm].append(args.creates / (time.monotonic() - start - spent))
+                    finish_queued(dsn)
                 ratio = rates["budget"][-1] / rates["none"][-1]
                 print(
                     json.dumps(
@@ -147,7 +164,11 @@ def main() -> None:
                     )
                 )
         total = sum(rates["budget"]) / sum(rates["none"])
-        print(json.dumps({"history": args.history, "ratio_mean": round(total, 3)}))
+        print(
+            json.dumps(
+                {"history": args.history, "batch": args.batch, "ratio_mean": round(total, 3)}
+            )
+        )
 
 
 if __name__ == "__main__":
