@@ -34,6 +34,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     app.state.tenants = TenantCache(settings.auth_cache_seconds)
+    app.state.tenant_lookups = {}  # key hash → the lookup in flight (deps.current_tenant)
     quiet_publisher()
     errors.install(app)
     # HTTP metrics (requests, latency, sizes by route template), served by our own /metrics.

@@ -3,6 +3,7 @@ and, for routes off the hot path, a session. See ``api/db.py`` for the connectio
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Annotated
@@ -29,8 +30,29 @@ async def current_tenant(request: Request) -> Tenant:
     cache: TenantCache = request.app.state.tenants
     tenant = cache.get(key_hash)
     if tenant is None:
+        tenant = await _look_up_once(request.app.state.tenant_lookups, cache, key_hash)
+    return tenant
+
+
+async def _look_up_once(
+    inflight: dict[str, asyncio.Future[Tenant]], cache: TenantCache, key_hash: str
+) -> Tenant:
+    """One lookup per key at a time: when the entry expires under load, the hundreds of requests
+    that find it missing wait for one SELECT instead of queueing hundreds before the creates."""
+    pending = inflight.get(key_hash)
+    if pending is not None:
+        return await asyncio.shield(pending)
+    pending = inflight[key_hash] = asyncio.get_running_loop().create_future()
+    try:
         tenant = await run_db(lambda session: tenant_for_hash(session, key_hash))
-        cache.put(key_hash, tenant)
+    except BaseException as exc:
+        pending.set_exception(exc)
+        pending.exception()  # retrieved: a lookup nobody else awaited is not an error to log
+        raise
+    finally:
+        del inflight[key_hash]
+    cache.put(key_hash, tenant)
+    pending.set_result(tenant)
     return tenant
 
 

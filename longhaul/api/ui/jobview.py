@@ -164,8 +164,12 @@ def timeline(
 ) -> list[dict[str, Any]]:
     """State history, OpenAI's webhooks arriving and our webhook attempts on one time axis."""
     events: list[dict[str, Any]] = [
-        {"at": w["received_at"], "kind": "inbound", "label": f"OpenAI webhook {w['type']}",
-         "detail": str(w["webhook_id"])}
+        {
+            "at": w["received_at"],
+            "kind": "inbound",
+            "label": f"OpenAI webhook {w['type']}",
+            "detail": str(w["webhook_id"]),
+        }
         for w in inbound or []
     ]
     created = _parse(view.get("created_at"))

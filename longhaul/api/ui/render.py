@@ -67,8 +67,10 @@ def _formatter() -> HtmlFormatter:  # type: ignore[type-arg]
 def code(source: str | None, language: str = "python", *, plain: bool = False) -> Markup:
     """Highlighted code (Pygments escapes the source); ``plain`` skips the highlighting."""
     if plain:
-        return Markup("<div class='hl'><pre><code>") + Markup.escape(source or "") + Markup(
-            "</code></pre></div>"
+        return (
+            Markup("<div class='hl'><pre><code>")
+            + Markup.escape(source or "")
+            + Markup("</code></pre></div>")
         )
     return Markup(highlight(source or "", _lexer(language), _formatter()))
 

@@ -114,3 +114,31 @@ def test_the_api_pool_is_sized_with_its_threads_and_skips_the_pre_ping(
     assert pool.size() == get_settings().api_threads
     assert pool._max_overflow == 0
     assert pool._pre_ping is False
+
+
+def test_an_expired_key_is_looked_up_once_however_many_requests_wait(
+    database_url: str, session: Session, traffic: dict[str, list[Any]]
+) -> None:
+    import anyio
+
+    from longhaul.api.deps import _look_up_once
+    from longhaul.core.auth import TenantCache, hash_key
+
+    key = _key(session)["Authorization"].removeprefix("Bearer ")
+    cache = TenantCache(5.0)
+    inflight: dict[str, Any] = {}
+    found: list[str] = []
+    traffic["statements"].clear()
+
+    async def many() -> None:
+        async def one() -> None:
+            found.append((await _look_up_once(inflight, cache, hash_key(key))).id)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(50):
+                tg.start_soon(one)
+
+    anyio.run(many)
+    assert len(found) == 50 and len(set(found)) == 1
+    assert traffic["statements"] == [("SELECT", False)]  # one lookup for the fifty
+    assert cache.get(hash_key(key)) is not None and inflight == {}
