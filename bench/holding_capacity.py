@@ -187,7 +187,7 @@ def analyse(
         gets.append(len(info["retrieves"]))
         for k in range(1, len(times)):
             if webhooks:
-                expected = s.poll_webhook_seconds
+                expected = s.poll_initial_seconds if k == 1 else s.poll_webhook_seconds
             else:
                 expected = min(
                     s.poll_initial_seconds * s.poll_backoff_factor ** (k - 1), s.poll_max_seconds
