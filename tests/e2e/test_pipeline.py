@@ -72,7 +72,15 @@ def test_cancel_queued_job_never_reaches_upstream(
     client: openai.OpenAI, stack: Stack, api_key: str
 ) -> None:
     created = create(client, "create429:1000")  # stays queued in Longhaul, retrying
-    wait_for(lambda: job(stack, api_key, created.id)["submit_attempts"] >= 1, 15)
+
+    def queued_after_a_failed_attempt() -> bool:
+        # ``submit_attempts`` counts from the claim, so an attempt in flight (``submitting``)
+        # counts too: wait until one has failed and the job is back in the queue, late enough
+        # that its backoff (0.2 s doubling) leaves more than a second before the next claim.
+        view = job(stack, api_key, created.id)
+        return view["status"] == "queued" and view["submit_attempts"] >= 4
+
+    wait_for(queued_after_a_failed_attempt, 15, interval=0.05)
     cancelled = client.responses.cancel(created.id)
     assert cancelled.status == "cancelled"
     done = wait_done(client, created.id)
