@@ -79,8 +79,9 @@ def seed(dsn: str, tenant_ids: list[str], history: int) -> None:
 
 def finish_queued(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("UPDATE jobs SET status = 'completed', finished_at = now() "
-                     "WHERE status = 'queued'")
+        conn.execute(
+            "UPDATE jobs SET status = 'completed', finished_at = now() WHERE status = 'queued'"
+        )
 
 
 def main() -> None:

@@ -21,16 +21,15 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 import redis
 from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.engine import Engine
 
+from bench.holding_capacity import add_jobs
 from longhaul.core import migrate
-from longhaul.core.ids import new_job_id
-from longhaul.core.models import Job, Tenant, utcnow
+from longhaul.core.models import Job, Tenant
 from longhaul.simulator import start_simulator
 from tests.support import infra
 from tests.support.stack import Stack, base_env, wait_for
@@ -40,33 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def add_jobs(engine: Engine, tenant_id: str, n: int, lease: int) -> list[str]:
-    """The rows the intake writes (``queued``, safety net a lease away), in one statement."""
-    now = utcnow()
-    rows = [
-        dict(
-            id=new_job_id(),
-            tenant_id=tenant_id,
-            status="queued",
-            model="gpt-5.5",
-            request_body={"model": "gpt-5.5", "input": f"job {i}"},
-            request_hash="0" * 64,
-            deadline_at=now + timedelta(hours=1),
-            next_poll_at=now + timedelta(seconds=lease),
-            state_history=[{"status": "queued", "at": now.isoformat()}],
-            possibly_duplicated=False,
-            submit_attempts=0,
-            poll_count=0,
-            created_at=now,
-            updated_at=now,
-        )
-        for i in range(n)
-    ]
-    with engine.begin() as db:
-        db.execute(insert(Job), rows)
-    return [r["id"] for r in rows]
 
 
 def commits(engine: Engine) -> int:
