@@ -93,6 +93,7 @@ class Simulator:
             ("GET", re.compile(r"/_sim/stats"), self.admin_stats),
             ("GET", re.compile(r"/_sim/timeline"), lambda **_: Reply(200, self.state.timeline())),
             ("GET", re.compile(r"/_sim/responses/([^/]+)"), self.admin_response),
+            ("GET", re.compile(r"/_sim/responses/([^/]+)/events"), self.admin_events),
             ("POST", re.compile(r"/_sim/reset"), self.admin_reset),
             ("GET", re.compile(r"/_sim/health"), lambda **_: Reply(200, {"ok": True})),
         ]
@@ -376,6 +377,12 @@ class Simulator:
             return _not_found("response", response_id)
         with self.state.lock:
             return Reply(200, record.raw(time.time()))
+
+    def admin_events(self, response_id: str, *, query: Query, body: bytes) -> Reply:
+        record = self.state.get(response_id)
+        if record is None:
+            return _not_found("response", response_id)
+        return Reply(200, {"data": self.streamer.timeline(record)})
 
     def admin_reset(self, *, query: Query, body: bytes) -> Reply:
         self.scheduler.clear()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import secrets
 import socket
 import threading
@@ -67,6 +68,14 @@ class Streamer:
             if record.stream_events is None:
                 record.stream_events = build_events(record)
             return record.stream_events
+
+    def timeline(self, record: ResponseRecord) -> list[dict[str, Any]]:
+        """When each event is (or was) sent: ``[{sequence_number, type, at}]`` (benchmarks)."""
+        return [
+            {"sequence_number": n, "type": t.event["type"], "at": t.at}
+            for n, t in enumerate(self.events(record))
+            if math.isfinite(t.at)
+        ]
 
     def open(self, record: ResponseRecord, *, obfuscate: bool = True) -> Iterator[bytes]:
         """The stream answering a create with ``stream: true`` (from the first event)."""

@@ -210,3 +210,12 @@ def test_obfuscation_on_deltas_unless_disabled(sim: SimulatorHandle) -> None:
     deltas = [e for e in padded if e["type"].endswith(".delta")]
     assert deltas and all(isinstance(e["obfuscation"], str) for e in deltas)
     assert not any("obfuscation" in e for e in plain)
+
+
+def test_admin_timeline_matches_the_stream(sim: SimulatorHandle, admin: Any) -> None:
+    events = stream_create(sim)
+    timeline = admin("GET", f"/_sim/responses/{events[0]['response']['id']}/events")["data"]
+    assert [(t["sequence_number"], t["type"]) for t in timeline] == [
+        (e["sequence_number"], e["type"]) for e in events
+    ]
+    assert [t["at"] for t in timeline] == sorted(t["at"] for t in timeline)
