@@ -17,6 +17,7 @@ log = logging.getLogger("longhaul.relay")
 
 def run_relay() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # not a line per upstream request
     asyncio.run(_main())
     return 0
 

@@ -21,6 +21,7 @@ import json
 import logging
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -91,6 +92,9 @@ class Relay:
 
     # --- process ------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
+        # Short blocking transactions run in threads: as many as the process's DB connections.
+        workers = 2 * self.settings.database_pool_size
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(workers))
         loops = [
             asyncio.create_task(self._every(self.tick_seconds, self._claim), name="claim"),
             asyncio.create_task(self._flush_loop(stop), name="flush"),
@@ -200,7 +204,7 @@ class Relay:
                 if outcome == "refused":
                     return
                 failures = failures + 1 if outcome == "error" else 0
-                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)) if failures else 0.5)
+                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)) if failures else 1.0)
         except (asyncio.CancelledError, LeaseLost):
             return
         except Exception:
