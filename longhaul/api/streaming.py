@@ -45,6 +45,10 @@ def event_stream(request: Request, session: Session, job: Job) -> StreamingRespo
         )
     after = _starting_after(request, store.last_sequence_number(session, job.id))
     link = base_url(request)
+    # The request's session would stay open (and hold a pooled connection) until the stream
+    # ends: give it back now; the stream reads with short sessions of its own.
+    session.commit()
+    session.close()
     return StreamingResponse(
         _frames(job.id, after, link),
         media_type="text/event-stream",
