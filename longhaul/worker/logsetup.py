@@ -30,11 +30,17 @@ def _quiet(logger: logging.Logger | None = None, **_: Any) -> None:
 
 
 def _bind(task: Any = None, args: Any = None, **_: Any) -> None:
-    """Job tasks take the job id first: look up its tenant and upstream id once per task."""
+    """Job tasks take the job id first (a poll batch, a list of them): look up its tenant and
+    upstream id once per task. A batch of several jobs binds none (its lines name their jobs)."""
     name = getattr(task, "name", "") or ""
     if not name.startswith("longhaul.jobs.") or not args:
         return
-    job_id = str(args[0])
+    first = args[0]
+    if isinstance(first, list):
+        if len(first) != 1:
+            return
+        first = first[0]
+    job_id = str(first)
     tenant = upstream_id = None
     try:
         from sqlalchemy import select
@@ -50,4 +56,5 @@ def _bind(task: Any = None, args: Any = None, **_: Any) -> None:
             tenant, upstream_id = row
     except Exception:  # context is a courtesy; the task reports its own errors
         logging.getLogger(__name__).debug("no log context for %s", job_id, exc_info=True)
-    logs.bind_job(job_id, name.rsplit(".", 1)[-1], tenant, upstream_id)
+    step = name.rsplit(".", 1)[-1].removesuffix("_batch")
+    logs.bind_job(job_id, step, tenant, upstream_id)
