@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,20 +27,25 @@ LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 @pytest.fixture
 def broker(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
-    """The session's Redis as the Celery broker (an app imported earlier may point elsewhere);
-    every message this test adds is removed at the end (LPUSH puts new messages at the head and
-    nothing consumes them here)."""
+    """The session's Redis as the Celery broker (an app imported earlier may point elsewhere),
+    with the step queues empty: messages other runs left there (a shared Redis keeps them) are
+    parked under another key for the test and put back after it."""
     from longhaul.worker import app as app_module
 
     if str(app_module.app.conf.broker_url) != redis_url:
         monkeypatch.setattr(app_module, "app", app_module.create_celery())
     r = redis.Redis.from_url(redis_url)
-    before = {q: r.llen(q) for q in STEP_QUEUES}
-    yield r
-    for q in STEP_QUEUES:
-        extra = r.llen(q) - before[q]
-        if extra > 0:
-            r.lpop(q, extra)
+    parked = {q: f"{q}:parked-by-test:{uuid.uuid4().hex}" for q in STEP_QUEUES}
+    for queue, spot in parked.items():
+        if r.exists(queue):
+            r.rename(queue, spot)
+    try:
+        yield r
+    finally:
+        for queue, spot in parked.items():
+            r.delete(queue)
+            if r.exists(spot):
+                r.rename(spot, queue)
 
 
 def messages_for(r: redis.Redis, queue: str, job_id: str) -> list[dict[str, Any]]:
