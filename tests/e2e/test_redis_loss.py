@@ -69,6 +69,18 @@ def own_redis() -> Iterator[RedisProcess]:
 
 
 @pytest.fixture(scope="module")
+def database_url(pg_server_url: str) -> Iterator[str]:
+    """A database of this module's own: jobs other modules left running (their simulators are
+    gone) must not share this stack's worker while it recovers."""
+    from longhaul.core import migrate
+    from tests.support.infra import fresh_database
+
+    with fresh_database(pg_server_url) as url:
+        migrate.upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="module")
 def stack(database_url: str, simulator: Any, own_redis: RedisProcess) -> Iterator[Stack]:
     url = f"redis://127.0.0.1:{own_redis.port}/0"
     with running_stack(database_url, url, simulator.url) as st:
