@@ -29,7 +29,7 @@ down:
 lint: install
 	$(BIN)/ruff check longhaul tests scripts
 	$(BIN)/lint-imports
-	$(BIN)/mypy longhaul/core longhaul/schemas
+	$(BIN)/mypy longhaul
 
 test: lint
 	$(BIN)/pytest

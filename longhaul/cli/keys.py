@@ -65,7 +65,8 @@ def _list(args: argparse.Namespace) -> int:
     if not keys:
         print("no keys" + (f" for tenant {args.tenant!r}" if args.tenant else ""))
         return 0
-    rows = [("ID", "TENANT", "PREFIX", "NAME", "CREATED", "EXPIRES", "REVOKED")]
+    header = ("ID", "TENANT", "PREFIX", "NAME", "CREATED", "EXPIRES", "REVOKED")
+    rows: list[tuple[str, ...]] = [header]
     for k in keys:
         when = [f"{d:%Y-%m-%d %H:%M}" if d else "" for d in (k.created_at, k.expires_at,
                                                              k.revoked_at)]  # fmt: skip

@@ -1,4 +1,7 @@
-"""Apply Alembic migrations programmatically (used by `longhaul migrate`, `up` and tests)."""
+"""Apply Alembic migrations programmatically (used by `longhaul migrate`, `up` and tests).
+
+The scripts ship inside the package (``longhaul/migrations``), so an installed wheel migrates
+without the source tree."""
 
 from __future__ import annotations
 
@@ -7,12 +10,12 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = Path(__file__).resolve().parents[1] / "migrations"
 
 
 def alembic_config(url: str) -> Config:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(SCRIPTS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 

@@ -218,7 +218,8 @@ def _image(
     wanted = tool.get("partial_images")
     partials = int(wanted) if isinstance(wanted, int) and 0 <= wanted <= 3 else 1
     fmt = str(item.get("output_format") or "png")
-    extra = {k: item[k] for k in ("size", "quality", "background", "output_format") if k in item}
+    keys = ("size", "quality", "background", "output_format")
+    extra: dict[str, Any] = {k: item[k] for k in keys if k in item}
     events = [
         {"type": "response.image_generation_call.in_progress", **ref},
         {"type": "response.image_generation_call.generating", **ref},

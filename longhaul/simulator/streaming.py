@@ -94,7 +94,8 @@ class Streamer:
                 "This response can no longer be streamed because it is more than "
                 f"{_age(limit)} old.",
             )
-        raw = (query.get("starting_after") or [None])[0]
+        values = query.get("starting_after") or []
+        raw = values[0] if values else None
         start = 0
         if raw is not None:
             try:

@@ -1,4 +1,4 @@
-"""The one Celery app (reliability.md §1.8): JSON only, late acks, prefetch 1, one visibility
+"""The one Celery app: JSON only, late acks, prefetch 1, one visibility
 timeout everywhere, socket timeouts, events on for Flower, one queue per kind of work."""
 
 from __future__ import annotations

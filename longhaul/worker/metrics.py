@@ -33,7 +33,12 @@ def prepare_multiprocess_dir() -> str:
         folder = tempfile.mkdtemp(prefix="longhaul-worker-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
         main_pid = os.getpid()  # pool children inherit atexit hooks: only the parent cleans up
-        atexit.register(lambda: os.getpid() == main_pid and shutil.rmtree(folder, True))
+
+        def cleanup() -> None:
+            if os.getpid() == main_pid:
+                shutil.rmtree(folder, ignore_errors=True)
+
+        atexit.register(cleanup)
     return folder
 
 

@@ -150,8 +150,8 @@ def _input_items(job: Job, after: str | None, limit: int, order: str) -> dict[st
                 job.upstream_response_id,
                 after=after or upstream.openai.omit,
                 limit=limit,
-                order=order,
-            )  # type: ignore[arg-type]
+                order="asc" if order == "asc" else "desc",
+            )
             return page.model_dump(mode="json")
         except Exception as exc:  # upstream expired it: fall back to the stored request
             if not isinstance(exc, upstream.openai.NotFoundError):

@@ -228,7 +228,8 @@ def job_page(session: Session, job: Job, link: str) -> dict[str, Any]:
         ).startswith(PREVIEW_TYPES)
     deliveries = job_deliveries(session, job.id)
     body = job.response_body or {}
-    output = body.get("output") if isinstance(body.get("output"), list) else []
+    raw_output = body.get("output")
+    output: list[dict[str, Any]] = raw_output if isinstance(raw_output, list) else []
     sections = output_sections(output, artifacts)
     calls = {c.get("output_index"): c for c in view.get("tool_calls") or []}
     for tool in sections["tools"]:  # each call's share of the ledger and its timing

@@ -117,7 +117,7 @@ def _day(value: str | None, param: str) -> date | None:
         raise InvalidInput(f"'{param}' must be a date (YYYY-MM-DD).", param=param) from None
 
 
-def _filters(request: Request) -> tuple[browse.JobFilter, dict[str, str]]:
+def _filters(request: Request) -> tuple[browse.JobFilter, list[tuple[str, str]]]:
     q = request.query_params
     start, end = _day(q.get("from"), "from"), _day(q.get("to"), "to")
     metadata: dict[str, str] = {}

@@ -1,7 +1,7 @@
 """Built-in tool fees: counts from ``tool_usage`` when present, else from the output items.
 
 Prices come from the dated table (``book.py``), never from genai-prices, so the preview/GA and
-reasoning/non-reasoning rules hold and nothing is counted twice (reference pricing.md §5).
+reasoning/non-reasoning rules hold and nothing is counted twice (docs/costs.md).
 """
 
 from __future__ import annotations

@@ -132,7 +132,7 @@ def test_dependencies_wait_for_health(compose: dict[str, Any]) -> None:
 
 
 def test_redis_keeps_messages(compose: dict[str, Any]) -> None:
-    """AOF on and no eviction (reliability.md §1.7): the mounted config says so."""
+    """AOF on, no eviction (queued messages survive a restart): the mounted config says so."""
     redis = compose["services"]["redis"]
     mount = next(v for v in redis["volumes"] if v.endswith("redis.conf:ro"))
     conf = (ROOT / mount.split(":")[0]).read_text().splitlines()

@@ -1,6 +1,6 @@
 """Golden cases: each ledger equals the arithmetic written next to it, to the 1e-6 USD.
 
-Token rates are genai-prices 0.2.3's (reference pricing.md §4.1), tool fees Longhaul's table.
+Token rates are genai-prices 0.2.3's (docs/costs.md), tool fees Longhaul's table.
 """
 
 from __future__ import annotations

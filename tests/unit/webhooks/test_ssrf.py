@@ -1,4 +1,4 @@
-"""SSRF guard: the address forms from reliability.md §4.5, resolved names, the allow-list."""
+"""SSRF guard: the address forms in docs/webhooks.md, resolved names, the allow-list."""
 
 from __future__ import annotations
 

@@ -27,5 +27,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_jobs_status_due", table_name="jobs")
     op.create_index(
-        "ix_jobs_due", "jobs", ["next_poll_at"], postgresql_where=sa.text("next_poll_at IS NOT NULL")
+        "ix_jobs_due",
+        "jobs",
+        ["next_poll_at"],
+        postgresql_where=sa.text("next_poll_at IS NOT NULL"),
     )
