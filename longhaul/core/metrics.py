@@ -90,7 +90,7 @@ def _phase(name: str, seconds: float | None) -> None:
         JOB_PHASE_SECONDS.labels(name).observe(seconds)
 
 
-def upstream_error(exc: Exception) -> None:
+def upstream_error(exc: BaseException) -> None:
     """Called for every failed upstream call (before it is classified)."""
     try:
         status = getattr(exc, "status_code", None)

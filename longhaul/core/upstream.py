@@ -1,20 +1,17 @@
-"""The upstream Responses API through the official ``openai`` SDK, and error classification."""
+"""The upstream Responses API through the official ``openai`` SDK (errors: ``core/failures``)."""
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import os
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import openai
 
-from longhaul.core import metrics
 from longhaul.core.config import Settings, get_settings
 
 SIMULATOR_KEY = "sk-longhaul-simulator"
@@ -117,53 +114,3 @@ async def aretrieve(client: openai.AsyncOpenAI, response_id: str) -> RawResult:
 
 async def acancel(client: openai.AsyncOpenAI, response_id: str) -> RawResult:
     return _raw(await client.responses.with_raw_response.cancel(response_id))
-
-
-@dataclass
-class Classified:
-    transient: bool
-    error: dict[str, Any]
-    retry_after: float | None = None
-    maybe_sent: bool = False  # the request may have reached the upstream (connection errors)
-
-
-def classify(exc: Exception) -> Classified:
-    """Transient: 408/409/429 (not quota)/5xx/connection. Everything else is permanent."""
-    metrics.upstream_error(exc)
-    if isinstance(exc, openai.APIConnectionError):
-        kind = "timeout" if isinstance(exc, openai.APITimeoutError) else "connection_error"
-        return Classified(
-            True, {"code": kind, "message": str(exc), "type": "upstream_error"}, maybe_sent=True
-        )
-    if isinstance(exc, openai.APIStatusError):
-        body = exc.body if isinstance(exc.body, dict) else {}
-        error = {
-            "code": body.get("code") or exc.code,
-            "message": body.get("message") or exc.message,
-            "type": body.get("type") or exc.type,
-            "param": body.get("param") or exc.param,
-            "status": exc.status_code,
-        }
-        quota = error["code"] == "insufficient_quota" or error["type"] == "insufficient_quota"
-        transient = (exc.status_code in (408, 409, 429) and not quota) or exc.status_code >= 500
-        return Classified(transient, error, retry_after=_retry_after(exc.response.headers))
-    return Classified(
-        False, {"code": "upstream_error", "message": str(exc), "type": "upstream_error"}
-    )
-
-
-def _retry_after(headers: Any) -> float | None:
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return float(ms) / 1000.0
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(parsed.timestamp() - time.time(), 0.0) if parsed else None

@@ -1,7 +1,8 @@
 """Reading a source's bytes from the upstream, and the retry policy around it.
 
 Bytes are streamed (``with_streaming_response``) and handed to storage as an iterator of chunks,
-so nothing here holds a whole file. The policy is pure: :func:`classify` and :func:`delay`.
+so nothing here holds a whole file. The policy is pure: :func:`delay` and :func:`with_retries`
+over the shared :func:`longhaul.core.failures.classify`.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Literal, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httpx2
 import openai
 
+from longhaul.core import failures
 from longhaul.core.artifacts.sources import ArtifactSource
+from longhaul.core.errors import NotFound
 
 CHUNK_SIZE = 1024 * 1024
 MAX_ATTEMPTS = 4
@@ -25,40 +28,17 @@ BASE_DELAY = 0.5
 MAX_DELAY = 8.0
 MAX_RETRY_AFTER = 15.0
 
-Outcome = Literal["transient", "missing", "permanent"]
 T = TypeVar("T")
 
 
-class SourceGone(Exception):
+class SourceGone(NotFound):
     """The upstream no longer has the file (404/410: expired container, deleted file)."""
-
-
-def classify(exc: BaseException) -> Outcome:
-    """Connection trouble, timeouts, 408/409/429 (except quota) and 5xx are worth retrying;
-    404/410 mean the file is gone for good; anything else is a permanent failure."""
-    if isinstance(exc, SourceGone | openai.NotFoundError):
-        return "missing"
-    if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        if status == 410:
-            return "missing"
-        if status == 429:
-            return "permanent" if exc.code == "insufficient_quota" else "transient"
-        return "transient" if status in (408, 409) or status >= 500 else "permanent"
-    if isinstance(exc, httpx2.HTTPStatusError):
-        status = exc.response.status_code
-        if status in (404, 410):
-            return "missing"
-        return "transient" if status in (408, 409, 429) or status >= 500 else "permanent"
-    if isinstance(exc, openai.APIConnectionError | httpx2.TransportError | TimeoutError):
-        return "transient"
-    return "permanent"
 
 
 def delay(attempt: int, exc: BaseException | None = None, *, jitter: float | None = None) -> float:
     """Seconds before retry ``attempt`` (1-based): exponential, capped, jittered (75-100 %);
     a server's ``Retry-After`` wins when it is short enough to wait for."""
-    retry_after = _retry_after(exc)
+    retry_after = None if exc is None else failures.classify(exc).retry_after
     if retry_after is not None and 0 <= retry_after <= MAX_RETRY_AFTER:
         return retry_after
     factor = random.uniform(0.75, 1.0) if jitter is None else jitter
@@ -75,7 +55,7 @@ def with_retries(
         try:
             return action()
         except Exception as exc:
-            if classify(exc) != "transient" or attempt == attempts:
+            if not failures.classify(exc).transient or attempt == attempts:
                 raise
             sleep(delay(attempt, exc))
     raise AssertionError("unreachable")
@@ -125,18 +105,3 @@ def _b64_chunks(data: str, chunk_chars: int = 4 * 256 * 1024) -> Iterator[bytes]
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme, parts.netloc
-
-
-def _retry_after(exc: BaseException | None) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        return None
-    try:
-        if headers.get("retry-after-ms"):
-            return float(headers["retry-after-ms"]) / 1000
-        if headers.get("retry-after"):
-            return float(headers["retry-after"])
-    except ValueError:
-        return None
-    return None

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from longhaul.core import failures
 from longhaul.core.artifacts import fetch
 from longhaul.core.artifacts.filenames import key_segment
 from longhaul.core.artifacts.sources import (
@@ -140,7 +141,7 @@ def _archive_one(
         _finish(row, "failed", f"Storage error: {exc}")
         return 0
     except Exception as exc:
-        outcome = fetch.classify(exc)
+        outcome = failures.classify(exc).kind
         reason = _reason(exc)
         if outcome == "missing":
             where = f"container {source.container_id}" if source.container_id else "the upstream"

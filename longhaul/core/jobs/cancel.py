@@ -10,7 +10,7 @@ import openai
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from longhaul.core import upstream
+from longhaul.core import failures, metrics, upstream
 from longhaul.core.config import Settings
 from longhaul.core.jobs.common import (
     Followups,
@@ -94,7 +94,8 @@ def cancel_job(
     try:
         result = upstream.cancel(client, job.upstream_response_id or "")
     except Exception as exc:
-        info = upstream.classify(exc)
+        metrics.upstream_error(exc)
+        info = failures.classify(exc)
         log.warning("cancel %s: %s; confirming by polling", job.id, info.error)
         release(session, job.id, owner, next_poll_at=utcnow() + timedelta(seconds=1))
         session.commit()

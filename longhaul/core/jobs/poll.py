@@ -16,7 +16,7 @@ import openai
 from sqlalchemy import DateTime, Integer, String, column, func, or_, update, values
 from sqlalchemy.orm import Session
 
-from longhaul.core import upstream
+from longhaul.core import failures, metrics, upstream
 from longhaul.core.config import Settings
 from longhaul.core.jobs.common import (
     RUNNING,
@@ -168,7 +168,8 @@ def _failed(
     now: datetime,
     running: list[dict[str, Any]],
 ) -> bool:
-    info = upstream.classify(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+    metrics.upstream_error(exc)
+    info = failures.classify(exc)
     if info.transient:
         delay = max(
             retry_policy(settings).delay(1, info.retry_after),

@@ -10,7 +10,7 @@ from typing import Any
 import openai
 from sqlalchemy.orm import Session
 
-from longhaul.core import upstream
+from longhaul.core import failures, metrics, upstream
 from longhaul.core.config import Settings
 from longhaul.core.jobs.cancel import start_cancel
 from longhaul.core.jobs.common import (
@@ -123,7 +123,8 @@ def _past_deadline_before_submit(session: Session, job_id: str, now: datetime) -
 def _submit_failed(
     session: Session, job: Job, owner: str, exc: Exception, settings: Settings
 ) -> Followups:
-    info = upstream.classify(exc)
+    metrics.upstream_error(exc)
+    info = failures.classify(exc)
     now = utcnow()
     dup = job.possibly_duplicated or info.maybe_sent
     if info.transient and job.submit_attempts < settings.submit_max_attempts:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from longhaul.core import metrics
 from longhaul.core.config import get_settings
 from longhaul.core.errors import Conflict
+from longhaul.core.failures import Failure
 from longhaul.core.models import Job, utcnow
 from longhaul.core.models.webhooks import (
     WebhookAttempt,
@@ -28,7 +29,7 @@ from longhaul.core.models.webhooks import (
     WebhookEvent,
 )
 from longhaul.core.webhooks import outbox
-from longhaul.core.webhooks.policy import decide, parse_retry_after
+from longhaul.core.webhooks.policy import decide
 from longhaul.core.webhooks.sender import SendResult, send
 from longhaul.core.webhooks.signing import ensure_secrets, sign_headers
 from longhaul.core.webhooks.ssrf import Allow
@@ -100,7 +101,9 @@ def deliver_one(session: Session, delivery_id: str) -> str | None:
         )
     except Exception as exc:  # recorded as a failed attempt, retried per schedule
         log.exception("webhook delivery %s crashed", delivery.id)
-        result = SendResult(error=f"{type(exc).__name__}: {exc}")
+        crash = f"{type(exc).__name__}: {exc}"
+        failure = Failure("transient", {"code": "delivery_crashed", "message": crash})
+        result = SendResult(error=crash, failure=failure)
 
     delivery.attempts += 1
     delivery.schedule_pos += 1
@@ -118,12 +121,10 @@ def deliver_one(session: Session, delivery_id: str) -> str | None:
     )
     now = utcnow()
     decision = decide(
-        status_code=result.status_code,
+        failure=result.failure,
         attempts_made=delivery.schedule_pos,
         schedule=settings.webhook_schedule_seconds,
         now=now,
-        retry_after=parse_retry_after(result.retry_after),
-        permanent=result.blocked,
     )
     error = result.error
     if error is None and decision.status != "delivered":

@@ -1,18 +1,22 @@
 """Delivery outcome and retry schedule: pure functions, no I/O.
 
 ``schedule[i]`` is the delay before attempt ``i + 1`` (the first is normally 0: immediately); after
-the last entry's attempt fails the delivery is ``failed``. 2xx = delivered; 410 = the receiver asked
-to be disabled; everything else (3xx included: redirects are never followed) is a failure.
+the last entry's attempt fails the delivery is ``failed``. What an attempt's failure means comes
+from the shared vocabulary (``core/failures``): no failure (2xx) = delivered; 410 = the receiver
+asked to be disabled; a refusal before sending (SSRF) fails at once; every other answer (3xx
+included: redirects are never followed, and 4xx: receivers get fixed) and every transport error is
+retried on the schedule.
 """
 
 from __future__ import annotations
 
-import email.utils
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
+
+from longhaul.core.failures import Failure
 
 Status = Literal["pending", "delivered", "failed", "disabled"]
 THROTTLE_CODES = frozenset({429, 502, 503, 504})
@@ -30,56 +34,30 @@ def first_attempt_at(schedule: Sequence[float], now: datetime) -> datetime:
     return now + timedelta(seconds=schedule[0] if schedule else 0)
 
 
-def classify(status_code: int | None) -> Literal["delivered", "disabled", "failure"]:
-    if status_code is not None and 200 <= status_code < 300:
-        return "delivered"
-    if status_code == 410:
-        return "disabled"
-    return "failure"
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date (RFC 9110)."""
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            return None
-        return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
-    return seconds if seconds >= 0 else None
-
-
 def decide(
     *,
-    status_code: int | None,
+    failure: Failure | None,
     attempts_made: int,
     schedule: Sequence[float],
     now: datetime,
-    retry_after: float | None = None,
-    permanent: bool = False,
     rng: random.Random | None = None,
 ) -> Decision:
-    """What happens after attempt number ``attempts_made`` (1-based, within this schedule run).
+    """What happens after attempt number ``attempts_made`` (1-based, within this schedule run)
+    ended with ``failure`` (None: a 2xx answer).
 
     A ``Retry-After`` on a throttling answer can only push the next attempt later, never earlier,
     and is capped by the longest step of the schedule or one hour, whichever is longer. Jitter
-    only adds time. ``permanent`` (e.g. an SSRF refusal) fails at once.
+    only adds time.
     """
-    outcome = classify(status_code)
-    if outcome == "delivered":
+    if failure is None:
         return Decision("delivered")
-    if outcome == "disabled":
+    if failure.status == 410:
         return Decision("disabled")
-    if permanent or attempts_made >= len(schedule):
+    refused = failure.kind == "permanent" and failure.status is None
+    if refused or attempts_made >= len(schedule):
         return Decision("failed")
     delay = float(schedule[attempts_made])
-    if retry_after is not None and status_code in THROTTLE_CODES:
-        delay = max(delay, min(retry_after, max(*schedule, RETRY_AFTER_FLOOR_CAP)))
+    if failure.retry_after is not None and failure.status in THROTTLE_CODES:
+        delay = max(delay, min(failure.retry_after, max(*schedule, RETRY_AFTER_FLOOR_CAP)))
     delay *= 1 + (rng or random).uniform(0, JITTER)
     return Decision("pending", now + timedelta(seconds=max(delay, 0.0)))

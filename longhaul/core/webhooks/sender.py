@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import httpx2
 
+from longhaul.core import failures
+from longhaul.core.failures import Failure
 from longhaul.core.webhooks.ssrf import Allow, BlockedDestination, pin
 
 MAX_READ_BYTES = 64 * 1024
@@ -18,13 +20,14 @@ USER_AGENT = "Longhaul-Webhooks/1.0"
 
 @dataclass(frozen=True)
 class SendResult:
+    """``failure`` is None for a 2xx answer, else what went wrong in the shared vocabulary."""
+
     status_code: int | None = None
     latency_ms: int = 0
     body: str | None = None
     error: str | None = None
     ip: str | None = None
-    retry_after: str | None = None
-    blocked: bool = False
+    failure: Failure | None = None
 
 
 def send(
@@ -45,10 +48,9 @@ def send(
 
     try:
         target = pin(url, allow)
-    except BlockedDestination as exc:
-        return SendResult(latency_ms=elapsed(), error=exc.message, blocked=True)
-    except Exception as exc:
-        return SendResult(latency_ms=elapsed(), error=str(exc), blocked=True)
+    except Exception as exc:  # refused (SSRF) or not a deliverable URL: permanent, nothing sent
+        error = exc.message if isinstance(exc, BlockedDestination) else str(exc)
+        return SendResult(latency_ms=elapsed(), error=error, failure=failures.refused(exc))
 
     request_headers = {
         **headers,
@@ -73,14 +75,20 @@ def send(
                 if size >= MAX_READ_BYTES or time.monotonic() > deadline:
                     break
             text = b"".join(chunks)[:MAX_READ_BYTES].decode("utf-8", "replace")
+            ok = 200 <= response.status_code < 300
             return SendResult(
                 status_code=response.status_code,
                 latency_ms=elapsed(),
                 body=text[:KEPT_BODY_CHARS],
                 ip=target.ip,
-                retry_after=response.headers.get("retry-after"),
+                failure=None
+                if ok
+                else failures.from_status(response.status_code, response.headers),
             )
     except httpx2.HTTPError as exc:
         return SendResult(
-            latency_ms=elapsed(), error=f"{type(exc).__name__}: {exc}"[:1000], ip=target.ip
+            latency_ms=elapsed(),
+            error=f"{type(exc).__name__}: {exc}"[:1000],
+            ip=target.ip,
+            failure=failures.classify(exc),
         )

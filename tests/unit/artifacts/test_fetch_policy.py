@@ -6,6 +6,7 @@ import httpx2
 import openai
 import pytest
 
+from longhaul.core import failures
 from longhaul.core.artifacts import fetch
 
 REQUEST = httpx2.Request("GET", "https://api.example.com/v1/files/x/content")
@@ -41,7 +42,7 @@ def status_error(status: int, code: str | None = None, headers: dict[str, str] |
     ],
 )
 def test_classify(exc: BaseException, outcome: str) -> None:
-    assert fetch.classify(exc) == outcome
+    assert failures.classify(exc).kind == outcome
 
 
 def test_delay_is_exponential_capped_and_jittered() -> None:
