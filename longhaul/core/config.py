@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(None, description="Upstream base URL (default OpenAI).")
     openai_webhook_secret: str | None = Field(None, description="Secret for inbound webhooks.")
     upstream_timeout_seconds: float = Field(30.0, description="Per-request upstream timeout.")
+    secret_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Fernet keys (comma list) encrypting stored upstream secrets; the first "
+        "encrypts, all decrypt (rotation).",
+    )
 
     # Intake
     api_host: str = Field("127.0.0.1", description="Address the API binds to.")
@@ -157,7 +162,11 @@ class Settings(BaseSettings):
     flower_max_tasks: int = Field(5000, description="Tasks Flower keeps in memory.")
 
     @field_validator(
-        "webhook_schedule_seconds", "webhook_allow_hosts", "budget_alert_fractions", mode="before"
+        "webhook_schedule_seconds",
+        "webhook_allow_hosts",
+        "budget_alert_fractions",
+        "secret_keys",
+        mode="before",
     )
     @classmethod
     def _list(cls, value: object) -> object:

@@ -13,39 +13,38 @@ from typing import Any, TypeVar
 import openai
 
 from longhaul.core.config import Settings, get_settings
+from longhaul.core.upstreams.spec import SIMULATOR_KEY as SIMULATOR_KEY
+from longhaul.core.upstreams.spec import UpstreamSpec, default_spec, make_async_client
+from longhaul.core.upstreams.spec import make_client as make_spec_client
 
-SIMULATOR_KEY = "sk-longhaul-simulator"
 
-
-def make_client(settings: Settings) -> openai.OpenAI:
+def make_client(settings: Settings, spec: UpstreamSpec | None = None) -> openai.OpenAI:
     """SDK retries are off: Longhaul retries itself, durably, from the database (DESIGN §2.5)."""
-    return openai.OpenAI(
-        api_key=settings.openai_api_key or SIMULATOR_KEY,
-        base_url=settings.openai_base_url,
-        max_retries=0,
-        timeout=settings.upstream_timeout_seconds,
-    )
+    return make_spec_client(spec or default_spec(settings))
 
 
-_clients: dict[tuple[int, int], openai.OpenAI] = {}
+_clients: dict[tuple[int, int, str], openai.OpenAI] = {}
 
 
-def get_client() -> openai.OpenAI:
-    """One client (one connection pool) per process and settings; never shared across fork."""
+def get_client(spec: UpstreamSpec | None = None) -> openai.OpenAI:
+    """One client (one connection pool) per process, settings and upstream (``spec``; default:
+    the environment's), never one per job; never shared across fork."""
     settings = get_settings()
-    key = (os.getpid(), id(settings))
-    if key not in _clients:
-        _clients[key] = make_client(settings)
-    return _clients[key]
+    spec = spec or default_spec(settings)
+    key = (os.getpid(), id(settings), spec.key)
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = make_client(settings, spec)
+    return client
 
 
 T = TypeVar("T")
 
 
 class AsyncUpstream:
-    """One event loop on a daemon thread and one ``AsyncOpenAI`` client bound to it, per process:
-    sync code (a Celery task) hands it coroutines, so many upstream calls wait at once on one
-    connection pool instead of one per worker process."""
+    """One event loop on a daemon thread, and one ``AsyncOpenAI`` client per upstream bound to
+    it, per process: sync code (a Celery task) hands it coroutines, so many upstream calls wait
+    at once on one connection pool per upstream instead of one per worker process."""
 
     def __init__(self, settings: Settings) -> None:
         self.loop = asyncio.new_event_loop()
@@ -53,14 +52,21 @@ class AsyncUpstream:
             target=self.loop.run_forever, name="longhaul-upstream", daemon=True
         )
         self._thread.start()
-        self.client = openai.AsyncOpenAI(
-            api_key=settings.openai_api_key or SIMULATOR_KEY,
-            base_url=settings.openai_base_url,
-            max_retries=0,
-            timeout=settings.upstream_timeout_seconds,
-        )
+        self._default = default_spec(settings)
+        self._clients: dict[str, openai.AsyncOpenAI] = {}
+        self._lock = threading.Lock()
+        self.client = self.client_for(self._default)
+
+    def client_for(self, spec: UpstreamSpec) -> openai.AsyncOpenAI:
+        with self._lock:
+            client = self._clients.get(spec.key)
+            if client is None:
+                client = self._clients[spec.key] = make_async_client(spec)
+            return client
 
     def run(self, work: Callable[[openai.AsyncOpenAI], Awaitable[T]]) -> T:
+        """``work`` gets the environment upstream's client (others: ``client_for``)."""
+
         async def call() -> T:
             return await work(self.client)
 

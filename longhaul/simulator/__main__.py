@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
         const=False,
         help="accept requests without an Authorization header",
     )
+    parser.add_argument(
+        "--key-scoped",
+        action="store_const",
+        const=True,
+        help="a response is seen only by the key that created it (one project per key)",
+    )
     parser.add_argument("--log-level", default="WARNING")
     return parser
 

@@ -7,6 +7,7 @@ reports as ``APIConnectionError``).
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import math
@@ -23,7 +24,7 @@ from .outputs import Generated, generate, new_id
 from .render import error_body
 from .scenarios import ScenarioError, parse_scenario
 from .scheduler import TerminalScheduler
-from .state import ResponseRecord, SimState
+from .state import Container, ResponseRecord, SimState
 from .streaming import Streamer, StreamRefused, query_flag
 from .webhooks import WebhookSender, build_event
 
@@ -32,6 +33,75 @@ Query = Mapping[str, list[str]]
 
 class Headers(Protocol):
     def get(self, name: str, default: None = None) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request and how: the key and its header, and (Azure form) the api-version."""
+
+    key: str | None = None
+    scheme: str | None = None  # "bearer" | "api-key"
+    api_version: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+_NOBODY = Caller()
+_caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("caller", default=_NOBODY)
+
+# Not recorded as a caller's custom headers.
+_PLAIN_HEADERS = {
+    "accept",
+    "accept-encoding",
+    "authorization",
+    "api-key",
+    "connection",
+    "content-length",
+    "content-type",
+    "host",
+    "user-agent",
+}
+
+AZURE_DENIED = (
+    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide "
+    "a valid key for an active subscription and use a correct regional API endpoint for your "
+    "resource."
+)
+
+
+def _auth_view(caller: Caller) -> dict[str, Any]:
+    return {
+        "scheme": caller.scheme,
+        "key": caller.key,
+        "api_version": caller.api_version,
+        "headers": dict(caller.headers),
+    }
+
+
+def _visible(record: ResponseRecord | None) -> ResponseRecord | None:
+    """With ``key_scoped``, objects belong to the key that created them (like OpenAI projects):
+    another key gets the same 404 as an unknown id."""
+    if record is None or not record.key_scoped:
+        return record
+    caller = _caller.get().key
+    if record.api_key is None or caller is None or record.api_key == caller:
+        return record
+    return None
+
+
+def _caller_of(headers: Headers, api_version: str | None) -> Caller:
+    bearer = headers.get("Authorization") or ""
+    api_key = headers.get("api-key")
+    items = getattr(headers, "items", None)
+    extra = {
+        k.lower(): v
+        for k, v in (items() if items else [])
+        if k.lower() not in _PLAIN_HEADERS and not k.lower().startswith("x-stainless")
+    }
+    if api_key:
+        return Caller(api_key, "api-key", api_version, extra)
+    if bearer.lower().startswith("bearer "):
+        return Caller(bearer[7:].strip(), "bearer", api_version, extra)
+    return Caller(None, None, api_version, extra)
 
 
 @dataclass
@@ -111,6 +181,36 @@ class Simulator:
     # --- dispatch -----------------------------------------------------------------------
     def handle(self, method: str, path: str, query: Query, headers: Headers, body: bytes) -> Reply:
         path = path.rstrip("/") or "/"
+        azure = path.startswith("/openai/")
+        if azure:  # Azure forms: /openai/v1/… (v1 API) and /openai/… ?api-version= (dated)
+            dated = not path.startswith("/openai/v1/")
+            version = next(iter(query.get("api-version") or []), None)
+            if dated and not version:
+                return _error(
+                    404,
+                    "Resource not found: the dated Azure API path needs an 'api-version' "
+                    "query parameter.",
+                    "invalid_request_error",
+                    "404",
+                    "api-version",
+                )
+            path = "/v1/" + path[len("/openai/" if dated else "/openai/v1/") :]
+            caller = _caller_of(headers, version)
+            if self.config.require_auth and caller.key is None:
+                return _error(401, AZURE_DENIED, "invalid_request_error", "401")
+        else:
+            caller = _caller_of(headers, None)
+            if caller.scheme == "api-key" and not headers.get("Authorization"):
+                caller = Caller(None, None, None, caller.headers)  # OpenAI ignores api-key
+        token = _caller.set(caller)
+        try:
+            return self._route(method, path, query, headers, body, azure)
+        finally:
+            _caller.reset(token)
+
+    def _route(
+        self, method: str, path: str, query: Query, headers: Headers, body: bytes, azure: bool
+    ) -> Reply:
         allowed = False
         for route_method, pattern, handler in self._routes:
             match = pattern.fullmatch(path)
@@ -119,7 +219,7 @@ class Simulator:
             allowed = True
             if route_method != method:
                 continue
-            needs_auth = path.startswith("/v1/") and self.config.require_auth
+            needs_auth = path.startswith("/v1/") and self.config.require_auth and not azure
             if needs_auth and not headers.get("Authorization"):
                 return _error(
                     401,
@@ -212,7 +312,7 @@ class Simulator:
                 "model",
             )
         previous = request.get("previous_response_id")
-        if previous is not None and self.state.get(str(previous)) is None:
+        if previous is not None and _visible(self.state.get(str(previous))) is None:
             return _error(
                 400,
                 f"Previous response with id '{previous}' not found.",
@@ -264,12 +364,15 @@ class Simulator:
             generated=generated,
             input_items=render.input_items(request),
             job_key=key,
+            api_key=_caller.get().key,
+            key_scoped=self.config.key_scoped,
+            auth=_auth_view(_caller.get()),
         )
 
     def retrieve(self, response_id: str, *, query: Query, body: bytes) -> Reply:
         self.state.count("retrieve", response_id)
         self.state.stamp_retrieve(response_id, time.time())
-        record = self.state.get(response_id)
+        record = _visible(self.state.get(response_id))
         if record is None:
             return _not_found("response", response_id)
         if query_flag(query, "stream"):
@@ -290,7 +393,7 @@ class Simulator:
 
     def cancel(self, response_id: str, *, query: Query, body: bytes) -> Reply:
         self.state.count("cancel", response_id)
-        record = self.state.get(response_id)
+        record = _visible(self.state.get(response_id))
         if record is None:
             return _not_found("response", response_id)
         if not record.background:
@@ -309,27 +412,35 @@ class Simulator:
 
     def delete(self, response_id: str, *, query: Query, body: bytes) -> Reply:
         self.state.count("delete", response_id)
-        if not self.state.delete(response_id):
+        if _visible(self.state.get(response_id)) is None or not self.state.delete(response_id):
             return _not_found("response", response_id)
         self.streamer.wake()
         return Reply(200, {"id": response_id, "object": "response.deleted", "deleted": True})
 
     def list_input_items(self, response_id: str, *, query: Query, body: bytes) -> Reply:
         self.state.count("input_items", response_id)
-        record = self.state.get(response_id)
+        record = _visible(self.state.get(response_id))
         if record is None:
             return _not_found("response", response_id)
         return self._page(record.input_items, query, default_order="desc")
 
     # --- containers and files -----------------------------------------------------------
-    def get_container(self, container_id: str, *, query: Query, body: bytes) -> Reply:
+    def _container(self, container_id: str) -> Container | None:
+        """A container is seen by the key of the response that made it."""
         container = self.state.container(container_id, time.time())
+        if container is None:
+            return None
+        made_by = self.state.get(container.response_id)
+        return None if made_by is not None and _visible(made_by) is None else container
+
+    def get_container(self, container_id: str, *, query: Query, body: bytes) -> Reply:
+        container = self._container(container_id)
         if container is None:
             return _not_found("container", container_id)
         return Reply(200, render.container_object(container))
 
     def list_container_files(self, container_id: str, *, query: Query, body: bytes) -> Reply:
-        container = self.state.container(container_id, time.time())
+        container = self._container(container_id)
         if container is None:
             return _not_found("container", container_id)
         data = [render.container_file_object(f, container) for f in container.files]
@@ -338,7 +449,7 @@ class Simulator:
     def get_container_file(
         self, container_id: str, file_id: str, *, query: Query, body: bytes
     ) -> Reply:
-        container = self.state.container(container_id, time.time())
+        container = self._container(container_id)
         spec = next((f for f in container.files if f.id == file_id), None) if container else None
         if container is None or spec is None:
             return _not_found("container file", file_id)
@@ -348,7 +459,7 @@ class Simulator:
         self, container_id: str, file_id: str, *, query: Query, body: bytes
     ) -> Reply:
         self.state.count("container_file_content")
-        container = self.state.container(container_id, time.time())
+        container = self._container(container_id)
         spec = next((f for f in container.files if f.id == file_id), None) if container else None
         if spec is None:
             return _not_found("container file", file_id)

@@ -32,6 +32,9 @@ class SimulatorConfig:
     webhook_timeout: float = 5.0
     require_auth: bool = True
     """Refuse requests without an ``Authorization`` header (any Bearer token is accepted)."""
+    key_scoped: bool = False
+    """Each response (and its containers) is seen only by the key that created it, as if every
+    key were its own OpenAI project; off: every key sees everything."""
     stream_resume_seconds: float = 300.0
     """Age after which ``GET ?stream=true`` is refused with a 400 (OpenAI: 5 minutes)."""
     stream_keepalive_seconds: float = 15.0
@@ -61,7 +64,7 @@ _FLOATS = {
     "stream_keepalive_seconds",
 }
 _INTS = {"port", "poll_after_ms", "webhook_attempts"}
-_BOOLS = {"require_auth"}
+_BOOLS = {"require_auth", "key_scoped"}
 
 
 def _coerce(name: str, raw: str) -> object:

@@ -37,6 +37,9 @@ class ResponseRecord:
     webhooks: list[dict[str, Any]] = field(default_factory=list)
     stream_events: list[Any] | None = None  # built on first stream (streaming.py)
     streams_opened: int = 0
+    api_key: str | None = None  # the creator's key (with key_scoped, only it sees the response)
+    key_scoped: bool = False
+    auth: dict[str, Any] = field(default_factory=dict)  # how the create authenticated
 
     @property
     def background(self) -> bool:
@@ -74,6 +77,7 @@ class ResponseRecord:
             "file_ids": [f.id for f in self.generated.files],
             "webhooks": list(self.webhooks),
             "request": self.body,
+            "auth": dict(self.auth),
         }
 
 

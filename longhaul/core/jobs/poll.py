@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from longhaul.core import failures, metrics, upstream
 from longhaul.core.config import Settings
+from longhaul.core.errors import NotFound
 from longhaul.core.jobs.common import (
     RUNNING,
     hand_to_finalize,
@@ -26,6 +27,7 @@ from longhaul.core.jobs.common import (
     retry_policy,
 )
 from longhaul.core.models import TERMINAL, Job, utcnow
+from longhaul.core.upstreams.clients import specs_for
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ class Polled:
     poll_count: int
     deadline_at: datetime
     created_at: datetime
+    upstream_id: str | None = None
 
 
 def poll_jobs(
@@ -58,7 +61,9 @@ def poll_jobs(
     runner = runner or upstream.get_async_upstream()
     late = [j for j in jobs if j.deadline_at <= now]
     live = [j for j in jobs if j.deadline_at > now]
-    results = runner.run(lambda client: _fetch(client, live, late))
+    specs = specs_for(session, {j.upstream_id for j in jobs}, settings=settings)
+    clients = {uid: runner.client_for(spec) for uid, spec in specs.items()}
+    results = runner.run(lambda _: _fetch(clients, live, late))
     now = utcnow()
     finished: list[str] = []
     running: list[dict[str, Any]] = []
@@ -106,7 +111,12 @@ def _start(
         .where(Job.id.in_(job_ids), Job.status.in_(RUNNING), Job.deleted_at.is_(None))
         .values(lease_owner=owner, lease_until=until, next_poll_at=until)
         .returning(
-            Job.id, Job.upstream_response_id, Job.poll_count, Job.deadline_at, Job.created_at
+            Job.id,
+            Job.upstream_response_id,
+            Job.poll_count,
+            Job.deadline_at,
+            Job.created_at,
+            Job.upstream_id,
         )
         .execution_options(synchronize_session=False)
     )
@@ -115,14 +125,22 @@ def _start(
     else:
         stmt = stmt.where(or_(Job.lease_until.is_(None), Job.lease_until < now))
     rows = session.execute(stmt).all()
-    return owner, [Polled(r[0], r[1] or "", r[2], r[3], r[4]) for r in rows]
+    return owner, [Polled(r[0], r[1] or "", r[2], r[3], r[4], r[5]) for r in rows]
 
 
 async def _fetch(
-    client: openai.AsyncOpenAI, live: list[Polled], late: list[Polled]
+    clients: dict[str | None, openai.AsyncOpenAI], live: list[Polled], late: list[Polled]
 ) -> list[upstream.RawResult | BaseException]:
-    calls = [upstream.aretrieve(client, j.response_id) for j in live]
-    calls += [upstream.acancel(client, j.response_id) for j in late]
+    """Each job on its own upstream's client (a job whose upstream is gone fails)."""
+
+    async def on(job: Polled, call: Any) -> upstream.RawResult:
+        client = clients.get(job.upstream_id)
+        if client is None:
+            raise NotFound(f"The job's upstream {job.upstream_id!r} no longer exists.")
+        return await call(client, job.response_id)  # type: ignore[no-any-return]
+
+    calls = [on(j, upstream.aretrieve) for j in live]
+    calls += [on(j, upstream.acancel) for j in late]
     return list(await asyncio.gather(*calls, return_exceptions=True))
 
 

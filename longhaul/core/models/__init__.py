@@ -4,5 +4,16 @@ from longhaul.core.models import artifacts, costs, streams, webhooks  # noqa: F4
 from longhaul.core.models.base import Base, utcnow
 from longhaul.core.models.jobs import ACTIVE, TERMINAL, Job, ToolCall
 from longhaul.core.models.tenants import ApiKey, Tenant
+from longhaul.core.models.upstreams import Upstream
 
-__all__ = ["ACTIVE", "TERMINAL", "ApiKey", "Base", "Job", "Tenant", "ToolCall", "utcnow"]
+__all__ = [
+    "ACTIVE",
+    "TERMINAL",
+    "ApiKey",
+    "Base",
+    "Job",
+    "Tenant",
+    "ToolCall",
+    "Upstream",
+    "utcnow",
+]

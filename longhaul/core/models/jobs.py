@@ -60,6 +60,8 @@ class Job(Timestamped, Base):
     previous_job_id: Mapped[str | None] = mapped_column(String(64))
     completion_window: Mapped[str | None] = mapped_column(String(20))
     service_tier: Mapped[str | None] = mapped_column(String(20))
+    # NULL: the environment's upstream. Chosen at intake; an upstream in use is not removable.
+    upstream_id: Mapped[str | None] = mapped_column(String(40))
 
     upstream_response_id: Mapped[str | None] = mapped_column(String(128), unique=True)
     possibly_duplicated: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -17,6 +17,9 @@ class Tenant(Timestamped, Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     monthly_budget_usd: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
+    # NULL: the environment's upstream. Not a foreign key (upstreams reference tenants);
+    # removing an upstream clears the defaults that name it.
+    default_upstream_id: Mapped[str | None] = mapped_column(String(40))
 
 
 class ApiKey(Timestamped, Base):

@@ -29,12 +29,15 @@ import httpx2
 import openai
 import redis.asyncio as aioredis
 from openai._streaming import SSEDecoder  # the SDK's own SSE parser (same rules as clients)
+from sqlalchemy.orm import Session
 
 from longhaul.core import upstream
 from longhaul.core.config import Settings
 from longhaul.core.db import session_scope
 from longhaul.core.streams import fanout, store
 from longhaul.core.streams import jobs as stream_jobs
+from longhaul.core.upstreams.clients import spec_for_job
+from longhaul.core.upstreams.spec import DEFAULT_KEY, UpstreamSpec, make_async_client
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,6 +62,10 @@ class Stream:
 
 class LeaseLost(Exception):
     pass
+
+
+def _job_spec(session: Session, job_id: str, settings: Settings) -> UpstreamSpec:
+    return spec_for_job(session, job_id, settings=settings)
 
 
 class Relay:
@@ -87,6 +94,7 @@ class Relay:
             timeout=httpx2.Timeout(settings.upstream_timeout_seconds, read=120.0),
             http_client=openai.DefaultAsyncHttpxClient(limits=limits),
         )
+        self._clients: dict[str, openai.AsyncOpenAI] = {}  # other upstreams, by spec key
         self.stored_events = 0
         self._flushing = asyncio.Lock()
 
@@ -117,6 +125,8 @@ class Relay:
                 await self.flush()
                 await self._db(stream_jobs.release_all, self.owner)
             await self.client.close()
+            for client in self._clients.values():
+                await client.close()
             with contextlib.suppress(Exception):
                 await self.redis.aclose()
 
@@ -219,7 +229,8 @@ class Relay:
         model = body.pop("model")
         created = False
         try:
-            async with self.client.responses.with_streaming_response.create(
+            client = await self._client_for(stream.job_id)
+            async with client.responses.with_streaming_response.create(
                 model=model, extra_body=body, stream=True
             ) as response:
                 async for event in _events(response):
@@ -248,10 +259,26 @@ class Relay:
             return "error"
         return "reconnect" if created else "error"
 
+    async def _client_for(self, job_id: str) -> openai.AsyncOpenAI:
+        """The job's upstream: the environment's (``self.client``) or one client per other."""
+        spec = await self._db(_job_spec, job_id, self.settings)
+        if spec.key == DEFAULT_KEY:
+            return self.client
+        if spec.key not in self._clients:
+            self._clients[spec.key] = make_async_client(
+                spec,
+                timeout=httpx2.Timeout(spec.timeout, read=120.0),
+                http_client=openai.DefaultAsyncHttpxClient(
+                    limits=httpx2.Limits(max_connections=None, max_keepalive_connections=100)
+                ),
+            )
+        return self._clients[spec.key]
+
     async def _attach(self, stream: Stream, upstream_id: str) -> str:
         after = stream.upstream_seq
         try:
-            async with self.client.responses.with_streaming_response.retrieve(
+            client = await self._client_for(stream.job_id)
+            async with client.responses.with_streaming_response.retrieve(
                 upstream_id,
                 stream=True,
                 include_obfuscation=False,

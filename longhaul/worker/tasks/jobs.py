@@ -11,7 +11,7 @@ from longhaul.core.jobs.cancel import cancel_job
 from longhaul.core.jobs.finalize import finalize_job
 from longhaul.core.jobs.poll import poll_jobs
 from longhaul.core.jobs.submit import submit_job
-from longhaul.core.upstream import get_client
+from longhaul.core.upstreams.clients import client_for_job
 from longhaul.core.webhooks.outbox import pending_delivery_ids
 from longhaul.worker.app import app
 from longhaul.worker.dispatch import send_followups
@@ -19,8 +19,10 @@ from longhaul.worker.tasks.webhooks import send_deliveries
 
 
 def _run(step: Callable[..., list[str]], job_id: str, token: str | None) -> None:
+    settings = get_settings()
     with session_scope() as session:
-        followups = step(session, job_id, client=get_client(), settings=get_settings(), token=token)
+        client = client_for_job(session, job_id, settings=settings)
+        followups = step(session, job_id, client=client, settings=settings, token=token)
     send_followups(followups, job_id)
 
 
@@ -57,10 +59,10 @@ def cancel(job_id: str, token: str | None = None) -> None:
 # the visibility timeout, so an acks_late message is never redelivered while it runs.
 @app.task(name="longhaul.jobs.finalize", time_limit=3000, soft_time_limit=2940)
 def finalize(job_id: str, token: str | None = None) -> None:
+    settings = get_settings()
     with session_scope() as session:
-        status = finalize_job(
-            session, job_id, client=get_client(), settings=get_settings(), token=token
-        )
+        client = client_for_job(session, job_id, settings=settings)
+        status = finalize_job(session, job_id, client=client, settings=settings, token=token)
         deliveries = pending_delivery_ids(session, job_id) if status else []
     # The webhook goes out now rather than at the next beat tick (the tick is the safety net).
     send_deliveries(deliveries)

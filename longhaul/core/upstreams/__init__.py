@@ -1,0 +1,1 @@
+"""Upstreams as data (configurations, secrets, clients, routing) and ownership of upstream ids."""
