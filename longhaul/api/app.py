@@ -16,7 +16,7 @@ from longhaul.api.middleware import BodySizeLimit
 from longhaul.core.auth import TenantCache
 from longhaul.core.config import get_settings
 
-ROUTERS = ("health", "responses", "jobs", "artifacts", "usage", "webhooks")
+ROUTERS = ("health", "responses", "jobs", "artifacts", "usage", "webhooks", "admin")
 
 
 @asynccontextmanager

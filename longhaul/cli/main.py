@@ -7,10 +7,21 @@ import importlib
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-COMMAND_MODULES = ("serve", "check", "keys", "jobs", "stack", "demo", "costs", "webhooks", "relay")
+COMMAND_MODULES = (
+    "serve",
+    "check",
+    "keys",
+    "jobs",
+    "stack",
+    "demo",
+    "costs",
+    "webhooks",
+    "relay",
+    "upstreams",
+)
 # Commands that work on a stack's data: they use the running `longhaul up` stack for every
 # setting not configured explicitly (see longhaul.cli.context).
-STACK_COMMANDS = frozenset({"keys", "jobs", "costs", "budgets", "webhooks", "migrate"})
+STACK_COMMANDS = frozenset({"keys", "jobs", "costs", "budgets", "webhooks", "migrate", "upstreams"})
 
 
 def _version() -> str:
@@ -39,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args.extra = extra  # a passthrough command (simulator, worker) parses its own flags
 
     def run() -> int:
-        if args.command in STACK_COMMANDS:
+        if args.command in STACK_COMMANDS and not getattr(args, "no_stack", False):
             use_running_stack(require_database=args.command != "jobs")
         return int(args.func(args) or 0)
 

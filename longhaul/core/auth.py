@@ -94,3 +94,9 @@ class TenantCache:
     def put(self, key_hash: str, tenant: Tenant) -> None:
         if self._entries is not None:
             self._entries[key_hash] = tenant
+
+    def clear(self) -> None:
+        """After an admin change to a tenant: this process sees it at once (others within
+        ``ttl``)."""
+        if self._entries is not None:
+            self._entries.clear()

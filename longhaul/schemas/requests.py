@@ -17,6 +17,7 @@ class LonghaulOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     deadline_seconds: StrictInt | None = Field(None, ge=1, le=30 * 86400)
+    upstream: StrictStr | None = Field(None, min_length=1, max_length=100)
 
 
 class BackgroundOptions(BaseModel):

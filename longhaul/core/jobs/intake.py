@@ -18,6 +18,7 @@ from longhaul.core.errors import Conflict, InvalidInput
 from longhaul.core.ids import is_job_id, new_job_id
 from longhaul.core.jobs.state import history_entry
 from longhaul.core.models import Job, Tenant, utcnow
+from longhaul.core.upstreams.routing import route_job
 from longhaul.schemas.requests import EXTENSION_FIELDS, CreateResponseBody
 
 METADATA_MAX_KEYS = 15  # OpenAI allows 16; Longhaul adds longhaul_job_id
@@ -190,6 +191,13 @@ def accept(
             session, tenant, parsed.conversation, "conversation"
         )
 
+    upstream_id = route_job(
+        session,
+        tenant,
+        model=parsed.model,
+        named=parsed.longhaul.upstream if parsed.longhaul else None,
+        previous_job_id=previous_job_id,
+    )
     deadline = (parsed.longhaul.deadline_seconds if parsed.longhaul else None) or (
         settings.job_deadline_seconds
     )
@@ -205,6 +213,7 @@ def accept(
         webhook_url=str(parsed.webhook.url) if parsed.webhook else None,
         job_metadata=parsed.metadata,
         previous_job_id=previous_job_id,
+        upstream_id=upstream_id,
         completion_window=(
             parsed.background_options.completion_window if parsed.background_options else None
         ),
