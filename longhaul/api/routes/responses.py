@@ -17,12 +17,14 @@ from longhaul.api.streaming import event_stream, wants_event_stream
 from longhaul.core import upstream
 from longhaul.core.config import get_settings
 from longhaul.core.costs.holds import hold_budget
-from longhaul.core.errors import Conflict, InvalidInput
+from longhaul.core.errors import Conflict, InvalidInput, NotFound
 from longhaul.core.jobs import intake, queries
 from longhaul.core.jobs.cancel import request_cancel
 from longhaul.core.jobs.views import NEW_JOB, response_view
 from longhaul.core.models import ACTIVE, Job, Tenant, utcnow
 from longhaul.core.streams.store import delete_events
+from longhaul.core.upstreams.clients import spec_for
+from longhaul.core.upstreams.spec import UpstreamSpec
 
 router = APIRouter(prefix="/v1/responses", tags=["responses"])
 
@@ -116,10 +118,13 @@ def delete_now(session: Session, tenant: Tenant, response_id: str) -> dict[str, 
             code="job_active",
         )
     upstream_id = job.upstream_response_id
+    spec = None
+    with contextlib.suppress(NotFound):  # its upstream is gone: nothing to delete there
+        spec = spec_for(session, job.upstream_id, settings=get_settings())
     session.commit()  # the connection goes back to the pool during the upstream call
-    if upstream_id:  # best effort: the upstream copy expires on its own
+    if upstream_id and spec is not None:  # best effort: the upstream copy expires on its own
         with contextlib.suppress(Exception):
-            upstream.get_client().responses.delete(upstream_id)
+            upstream.get_client(spec).responses.delete(upstream_id)
     job = queries.get_for_tenant(session, tenant, response_id)
     delete_job_artifacts(session, job)
     delete_events(session, job.id)
@@ -139,14 +144,23 @@ async def list_input_items(
     limit: int = Query(20, ge=1, le=100),
     order: str = Query("desc", pattern="^(asc|desc)$"),
 ) -> dict[str, Any]:
-    job = await run_db(lambda session: queries.get_for_tenant(session, tenant, response_id))
-    return await in_thread(_input_items, job, after, limit, order)
+    def load(session: Session) -> tuple[Job, UpstreamSpec | None]:
+        job = queries.get_for_tenant(session, tenant, response_id)
+        spec = None
+        with contextlib.suppress(NotFound):
+            spec = spec_for(session, job.upstream_id, settings=get_settings())
+        return job, spec
+
+    job, spec = await run_db(load)
+    return await in_thread(_input_items, job, spec, after, limit, order)
 
 
-def _input_items(job: Job, after: str | None, limit: int, order: str) -> dict[str, Any]:
-    if job.upstream_response_id:
+def _input_items(
+    job: Job, spec: UpstreamSpec | None, after: str | None, limit: int, order: str
+) -> dict[str, Any]:
+    if job.upstream_response_id and spec is not None:
         try:
-            page = upstream.get_client().responses.input_items.list(
+            page = upstream.get_client(spec).responses.input_items.list(
                 job.upstream_response_id,
                 after=after or upstream.openai.omit,
                 limit=limit,
