@@ -38,9 +38,7 @@ def test_azure_dated_form_with_api_key_header(sim: SimulatorHandle, admin: Any) 
 
 
 def test_azure_dated_form_refuses_without_api_version(sim: SimulatorHandle) -> None:
-    bare = _client(
-        sim, base_url=sim.root_url + "/openai", auth_style="api-key", api_key="az-key-1"
-    )
+    bare = _client(sim, base_url=sim.root_url + "/openai", auth_style="api-key", api_key="az-key-1")
     with pytest.raises(openai.NotFoundError) as err:
         bare.responses.create(model="gpt-test", input="hi", background=True)
     assert err.value.param == "api-version"

@@ -58,7 +58,9 @@ def test_two_tenants_on_two_keys_each_reach_upstream_with_their_own(
         )
         assert r.status_code == 200, r.text
         assert secret not in r.text and r.json()["has_api_key"] is True
-        r = api.put(f"/v1/admin/tenants/{name}/upstream", headers=admin, json={"upstream": upstream})
+        r = api.put(
+            f"/v1/admin/tenants/{name}/upstream", headers=admin, json={"upstream": upstream}
+        )
         assert r.status_code == 200 and r.json()["default_upstream"] == upstream
         jobs[secret] = _create(api, auth)
 
@@ -103,7 +105,9 @@ def test_a_job_names_an_azure_style_upstream(
     assert r.status_code == 200, r.text
     view = r.json()
     # the query stays a query, not part of the path
-    assert view["base_url"] == f"{sim.root_url}/openai" and view["query"] == {"api-version": VERSION}
+    assert view["base_url"] == f"{sim.root_url}/openai" and view["query"] == {
+        "api-version": VERSION
+    }
     assert view["auth_style"] == "api-key"
 
     job_id = _create(api, auth, longhaul={"upstream": name})
@@ -141,9 +145,12 @@ def test_model_patterns_route_and_an_explicit_name_wins(
     assert by_pattern.upstream_id == ids[routed]
     assert explicit.upstream_id == ids[other]
     assert plain.upstream_id is None  # the environment's upstream
-    assert sim_record(sim, str(_submit(session, by_pattern.id, settings).upstream_response_id))[
-        "auth"
-    ]["key"] == routed
+    assert (
+        sim_record(sim, str(_submit(session, by_pattern.id, settings).upstream_response_id))[
+            "auth"
+        ]["key"]
+        == routed
+    )
 
 
 def test_admin_api_needs_the_admin_key_and_names_are_checked(
@@ -199,9 +206,12 @@ def test_an_upstream_with_running_jobs_cannot_be_removed(
     name = unique("busy")
     body = {"name": name, "base_url": sim.url, "api_key": "sk-busy", "tenant": tenant}
     assert api.post("/v1/admin/upstreams", headers=admin, json=body).status_code == 200
-    assert api.put(
-        f"/v1/admin/tenants/{tenant}/upstream", headers=admin, json={"upstream": name}
-    ).status_code == 200
+    assert (
+        api.put(
+            f"/v1/admin/tenants/{tenant}/upstream", headers=admin, json={"upstream": name}
+        ).status_code
+        == 200
+    )
     job_id = _create(api, auth)
     r = api.delete(f"/v1/admin/upstreams/{name}", headers=admin)
     assert r.status_code == 409, r.text
