@@ -18,7 +18,7 @@ from longhaul.core.errors import Conflict, InvalidInput
 from longhaul.core.ids import is_job_id, new_job_id
 from longhaul.core.jobs.state import history_entry
 from longhaul.core.models import Job, Tenant, utcnow
-from longhaul.core.upstreams.routing import route_job
+from longhaul.core.upstreams import ownership
 from longhaul.schemas.requests import EXTENSION_FIELDS, CreateResponseBody
 
 METADATA_MAX_KEYS = 15  # OpenAI allows 16; Longhaul adds longhaul_job_id
@@ -186,14 +186,11 @@ def accept(
         previous_job_id, upstream_body["previous_response_id"] = _map_predecessor(
             session, tenant, parsed.previous_response_id, "previous_response_id"
         )
-    if isinstance(parsed.conversation, str) and is_job_id(parsed.conversation):
-        _, upstream_body["conversation"] = _map_predecessor(
-            session, tenant, parsed.conversation, "conversation"
-        )
-
-    upstream_id = route_job(
+    # Every other id must be the tenant's, on the upstream the job will run on (DESIGN §11).
+    upstream_id = ownership.place(
         session,
         tenant,
+        upstream_body,
         model=parsed.model,
         named=parsed.longhaul.upstream if parsed.longhaul else None,
         previous_job_id=previous_job_id,
