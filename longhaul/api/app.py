@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from longhaul.api import errors
@@ -15,6 +17,8 @@ from longhaul.api.dispatch import quiet_publisher
 from longhaul.api.middleware import BodySizeLimit
 from longhaul.core.auth import TenantCache
 from longhaul.core.config import get_settings
+from longhaul.schemas.errors import ErrorResponse
+from longhaul.schemas.requests import CreateResponseBody
 
 ROUTERS = ("health", "responses", "jobs", "artifacts", "usage", "webhooks", "admin")
 
@@ -47,4 +51,33 @@ def create_app() -> FastAPI:
         if getattr(module, "router", None) is not None:
             app.include_router(module.router)
     app.include_router(importlib.import_module("longhaul.api.ui").router)  # the viewer, /ui
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
+
+
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, told the truth: validation errors are 400 in OpenAI's error shape
+    (never 422), and ``POST /v1/responses`` (read raw) has its body schema."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    doc = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for model in (CreateResponseBody, ErrorResponse):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    error = {
+        "description": errors.WHEN[400],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    }
+    for operations in doc.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            if responses.pop("422", None) is not None:
+                responses.setdefault("400", error)
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    app.openapi_schema = doc
+    return doc

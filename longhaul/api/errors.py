@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from longhaul.core import errors
+from longhaul.schemas.errors import ErrorDetail, ErrorResponse
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +40,31 @@ TYPES = {
 }
 
 
+WHEN = {
+    400: "Invalid request: ``param`` names the field (never FastAPI's 422).",
+    401: "Missing or unknown API key.",
+    402: "The tenant's monthly budget cannot hold this job's maximum cost.",
+    404: "No such object for this tenant (another tenant's objects are 404 too).",
+    409: "Conflicts with the object's state (e.g. deleting a running job).",
+    413: "Request body too large.",
+    503: "Database or broker briefly unavailable; retry after ``Retry-After``.",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: each status in OpenAI's error shape (503 always added)."""
+    return {
+        status: {"model": ErrorResponse, "description": WHEN[status]}
+        for status in sorted({*statuses, 503})
+    }
+
+
 def error_response(
     status: int, message: str, *, code: str | None = None, param: str | None = None
 ) -> JSONResponse:
-    body = {
-        "error": {
-            "message": message,
-            "type": TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error"),
-            "param": param,
-            "code": code,
-        }
-    }
-    return JSONResponse(body, status_code=status)
+    kind = TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    body = ErrorResponse(error=ErrorDetail(message=message, type=kind, param=param, code=code))
+    return JSONResponse(body.model_dump(), status_code=status)
 
 
 def install(app: FastAPI) -> None:

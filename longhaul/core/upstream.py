@@ -114,6 +114,19 @@ def cancel(client: openai.OpenAI, response_id: str) -> RawResult:
     return _raw(client.responses.with_raw_response.cancel(response_id))
 
 
+def input_items(
+    client: openai.OpenAI, response_id: str, *, after: str | None, limit: int, order: str
+) -> RawResult:
+    """A page of the response's input items as the upstream sent it."""
+    raw = client.responses.input_items.with_raw_response.list(
+        response_id,
+        after=after or openai.omit,
+        limit=limit,
+        order="asc" if order == "asc" else "desc",
+    )
+    return _raw(raw)
+
+
 async def aretrieve(client: openai.AsyncOpenAI, response_id: str) -> RawResult:
     return _raw(await client.responses.with_raw_response.retrieve(response_id))
 

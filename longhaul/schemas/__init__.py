@@ -1,0 +1,1 @@
+"""Pydantic wire models: request bodies, views, webhook payloads. No DB, no web framework."""

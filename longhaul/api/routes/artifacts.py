@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from longhaul.api.deps import SessionDep, TenantDep
+from longhaul.api.errors import documented
 from longhaul.core.artifacts.service import get_artifact
 from longhaul.core.config import get_settings
 from longhaul.core.errors import NotFound
@@ -21,7 +22,11 @@ router = APIRouter(tags=["artifacts"])
 @router.get(
     "/v1/jobs/{job_id}/artifacts/{artifact_id}",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}, 302: {}, 404: {}},
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "The file's bytes."},
+        302: {"description": "S3 storage: a short-lived presigned URL in ``Location``."},
+        **documented(401, 404),
+    },
 )
 def download_artifact(
     job_id: str, artifact_id: str, tenant: TenantDep, session: SessionDep

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from longhaul.api.db import autocommit_session, in_thread, run_db, sessions
 from longhaul.api.deps import TenantDep
 from longhaul.api.dispatch import enqueue
+from longhaul.api.errors import documented
 from longhaul.api.links import base_url
 from longhaul.api.streaming import event_stream, wants_event_stream
 from longhaul.core import upstream
@@ -25,11 +26,33 @@ from longhaul.core.models import ACTIVE, Job, Tenant, utcnow
 from longhaul.core.streams.store import delete_events
 from longhaul.core.upstreams.clients import spec_for
 from longhaul.core.upstreams.spec import UpstreamSpec
+from longhaul.schemas.responses import DeletedResponse, InputItemList, ResponseObject
 
 router = APIRouter(prefix="/v1/responses", tags=["responses"])
 
+# The body is read raw (bounded, parsed once in a thread); this only documents it.
+CREATE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/CreateResponseBody"}}
+        },
+    }
+}
+# A final upstream object passes through as it came: fields it lacks are not added.
+AS_RESPONSE: dict[str, Any] = {
+    "response_model": ResponseObject,
+    "response_model_exclude_unset": True,
+}
 
-@router.post("", status_code=200)
+
+@router.post(
+    "",
+    status_code=200,
+    **AS_RESPONSE,
+    responses=documented(400, 401, 402, 409, 413),
+    openapi_extra=CREATE_BODY,
+)
 async def create_response(
     request: Request,
     tenant: TenantDep,
@@ -62,7 +85,14 @@ def _create(raw: bytes, tenant: Tenant, idempotency_key: str | None, link: str) 
     return JSONResponse(response_view(session, accepted.job, link, extras=NEW_JOB))
 
 
-@router.get("/{response_id}")
+@router.get(
+    "/{response_id}",
+    **AS_RESPONSE,
+    responses={
+        **documented(400, 401, 404),
+        200: {"content": {"text/event-stream": {}}, "description": "With ``stream=true``."},
+    },
+)
 async def retrieve_response(
     response_id: str, request: Request, tenant: TenantDep
 ) -> dict[str, Any]:
@@ -77,7 +107,7 @@ async def retrieve_response(
     return await run_db(view)  # type: ignore[no-any-return]
 
 
-@router.post("/{response_id}/cancel")
+@router.post("/{response_id}/cancel", **AS_RESPONSE, responses=documented(401, 404, 409))
 async def cancel_response(response_id: str, request: Request, tenant: TenantDep) -> dict[str, Any]:
     """Queued: never reaches upstream. Running: cancelled upstream, then confirmed."""
     link = base_url(request)
@@ -100,7 +130,9 @@ def cancel_now(
     return view
 
 
-@router.delete("/{response_id}")
+@router.delete(
+    "/{response_id}", response_model=DeletedResponse, responses=documented(401, 404, 409)
+)
 async def delete_response(response_id: str, tenant: TenantDep) -> dict[str, Any]:
     """Deletes the job, its artifacts and the upstream copy. A running job must be cancelled
     first (409), so nothing keeps spending on a job nobody can see."""
@@ -136,7 +168,12 @@ def delete_now(session: Session, tenant: Tenant, response_id: str) -> dict[str, 
     return {"id": job.id, "object": "response", "deleted": True}
 
 
-@router.get("/{response_id}/input_items")
+@router.get(
+    "/{response_id}/input_items",
+    response_model=InputItemList,
+    response_model_exclude_unset=True,
+    responses=documented(400, 401, 404),
+)
 async def list_input_items(
     response_id: str,
     tenant: TenantDep,
@@ -160,13 +197,10 @@ def _input_items(
 ) -> dict[str, Any]:
     if job.upstream_response_id and spec is not None:
         try:
-            page = upstream.get_client(spec).responses.input_items.list(
-                job.upstream_response_id,
-                after=after or upstream.openai.omit,
-                limit=limit,
-                order="asc" if order == "asc" else "desc",
-            )
-            return page.model_dump(mode="json")
+            client = upstream.get_client(spec)
+            return upstream.input_items(  # the items as they came, not re-serialized by the SDK
+                client, job.upstream_response_id, after=after, limit=limit, order=order
+            ).body
         except Exception as exc:  # upstream expired it: fall back to the stored request
             if not isinstance(exc, upstream.openai.NotFoundError):
                 raise InvalidInput(f"Upstream refused input_items: {exc}") from exc

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import hmac
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 
 from longhaul.api.deps import SessionDep, bearer_token
+from longhaul.api.errors import documented
 from longhaul.core.auth import tenant_for_key
 from longhaul.core.config import get_settings
 from longhaul.core.costs import usage
 from longhaul.core.errors import InvalidInput, NotFound
 from longhaul.core.models import Tenant
+from longhaul.schemas.costs import UsageReport
 
 router = APIRouter(tags=["usage"])
 
@@ -29,7 +31,15 @@ def _is_admin(key: str | None) -> bool:
     return bool(admin and key and hmac.compare_digest(admin.encode(), key.encode()))
 
 
-@router.get("/v1/usage", response_model=None)
+@router.get(
+    "/v1/usage",
+    response_model=UsageReport,
+    response_model_exclude_unset=True,  # a row carries only the grouping keys asked for
+    responses={
+        **documented(400, 401, 404),
+        200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with ``format=csv``."},
+    },
+)
 def get_usage(
     request: Request,
     session: SessionDep,
@@ -44,7 +54,7 @@ def get_usage(
     ] = "day,model,tool",
     format: Annotated[Literal["json", "csv"], Query()] = "json",
     tenant: Annotated[str | None, Query(description="Tenant name (admin key only).")] = None,
-) -> dict[str, Any] | PlainTextResponse:
+) -> UsageReport | PlainTextResponse:
     key = bearer_token(request)
     groups = usage.parse_group_by(group_by)
     if _is_admin(key):
@@ -72,12 +82,14 @@ def get_usage(
             media_type="text/csv",
             headers={"content-disposition": f'attachment; filename="{filename}"'},
         )
-    return {
-        "object": "list",
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        "group_by": groups,
-        "currency": "USD",
-        "total_cost_usd": usage.total_cost(rows),
-        "data": rows,
-    }
+    return UsageReport.model_validate(
+        {
+            "object": "list",
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "group_by": groups,
+            "currency": "USD",
+            "total_cost_usd": usage.total_cost(rows),
+            "data": rows,
+        }
+    )

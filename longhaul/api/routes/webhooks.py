@@ -11,25 +11,35 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from longhaul.api.deps import SessionDep, TenantDep
+from longhaul.api.errors import documented
 from longhaul.core.config import get_settings
 from longhaul.core.jobs import queries
 from longhaul.core.models import utcnow
 from longhaul.core.webhooks import endpoints, signing
 from longhaul.core.webhooks.delivery import redeliver
 from longhaul.core.webhooks.inbound import handle_openai_webhook
-from longhaul.core.webhooks.views import job_deliveries
+from longhaul.core.webhooks.views import build_deliveries
+from longhaul.schemas.common import ListOf
+from longhaul.schemas.webhooks import (
+    DeletedEndpoint,
+    InboundReceipt,
+    RotatedSecret,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookSecret,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
 
 
-@router.post("/v1/webhooks/openai")
-async def openai_webhook(request: Request, session: SessionDep) -> dict[str, Any]:
+@router.post("/v1/webhooks/openai", response_model=InboundReceipt, responses=documented(400))
+async def openai_webhook(request: Request, session: SessionDep) -> InboundReceipt:
     """Verified with ``LONGHAUL_OPENAI_WEBHOOK_SECRET``; a known running job is polled at once."""
     raw = await request.body()
     headers = dict(request.headers)
     job_id = await run_in_threadpool(_wake_job, session, raw, headers)
-    return {"received": True, "job_id": job_id}
+    return InboundReceipt(job_id=job_id)
 
 
 def _wake_job(session: Session, raw: bytes, headers: dict[str, str]) -> str | None:
@@ -42,21 +52,30 @@ def _wake_job(session: Session, raw: bytes, headers: dict[str, str]) -> str | No
     return job_id
 
 
-@router.get("/v1/jobs/{job_id}/deliveries")
-def list_deliveries(job_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+Deliveries = ListOf[WebhookDelivery]
+
+
+@router.get(
+    "/v1/jobs/{job_id}/deliveries", response_model=Deliveries, responses=documented(401, 404)
+)
+def list_deliveries(job_id: str, session: SessionDep, tenant: TenantDep) -> Deliveries:
     job = queries.get_for_tenant(session, tenant, job_id)
-    return {"object": "list", "data": job_deliveries(session, job.id)}
+    return Deliveries(data=build_deliveries(session, job.id))
 
 
-@router.post("/v1/jobs/{job_id}/deliveries/redeliver")
-def redeliver_job(job_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+@router.post(
+    "/v1/jobs/{job_id}/deliveries/redeliver",
+    response_model=Deliveries,
+    responses=documented(401, 404, 409),
+)
+def redeliver_job(job_id: str, session: SessionDep, tenant: TenantDep) -> Deliveries:
     job = queries.get_for_tenant(session, tenant, job_id)
     ids = redeliver(session, job)
     session.commit()
     from longhaul.worker.tasks.webhooks import send_deliveries
 
     send_deliveries(ids)
-    return {"object": "list", "data": job_deliveries(session, job.id)}
+    return Deliveries(data=build_deliveries(session, job.id))
 
 
 class EndpointIn(BaseModel):
@@ -65,7 +84,9 @@ class EndpointIn(BaseModel):
     description: str | None = Field(None, max_length=200)
 
 
-@router.post("/v1/webhook_endpoints")
+@router.post(
+    "/v1/webhook_endpoints", response_model=WebhookEndpoint, responses=documented(400, 401)
+)
 def create_endpoint(body: EndpointIn, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
     endpoint = endpoints.create_endpoint(
         session, tenant.id, url=body.url, event_types=body.event_types, description=body.description
@@ -73,26 +94,32 @@ def create_endpoint(body: EndpointIn, session: SessionDep, tenant: TenantDep) ->
     return endpoints.endpoint_view(endpoint)
 
 
-@router.get("/v1/webhook_endpoints")
+@router.get(
+    "/v1/webhook_endpoints", response_model=ListOf[WebhookEndpoint], responses=documented(401)
+)
 def list_endpoints(session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
     rows = endpoints.list_endpoints(session, tenant.id)
     return {"object": "list", "data": [endpoints.endpoint_view(e) for e in rows]}
 
 
-@router.delete("/v1/webhook_endpoints/{endpoint_id}")
+@router.delete(
+    "/v1/webhook_endpoints/{endpoint_id}",
+    response_model=DeletedEndpoint,
+    responses=documented(401, 404),
+)
 def delete_endpoint(endpoint_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
     endpoints.delete_endpoint(session, tenant.id, endpoint_id)
     return {"id": endpoint_id, "object": "webhook_endpoint.deleted", "deleted": True}
 
 
-@router.get("/v1/webhook_secret")
+@router.get("/v1/webhook_secret", response_model=WebhookSecret, responses=documented(401))
 def get_secret(session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
     """The tenant's signing secrets (created on first use), current first."""
     keys = signing.ensure_secrets(session, tenant.id, utcnow())
     return {"object": "webhook_secret", "secret": keys[0], "previous": keys[1:]}
 
 
-@router.post("/v1/webhook_secret/rotate")
+@router.post("/v1/webhook_secret/rotate", response_model=RotatedSecret, responses=documented(401))
 def rotate_secret(session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
     grace = get_settings().webhook_rotation_grace_seconds
     secret = signing.rotate_secret(session, tenant.id, grace_seconds=grace)

@@ -15,6 +15,8 @@ from longhaul.core.costs.ledger import call_cost, summarize_lines
 from longhaul.core.models import Job, ToolCall
 from longhaul.core.models.costs import LedgerLine
 from longhaul.core.streams.progress import job_progress
+from longhaul.schemas.jobs import BudgetHoldView, JobDetail, JobSummary, ToolCallView
+from longhaul.schemas.responses import DEFAULT_TEXT, ResponseError, ResponseObject
 
 RESPONSE_STATUS = {
     "queued": "queued",
@@ -23,10 +25,6 @@ RESPONSE_STATUS = {
     "cancelling": "in_progress",
     "finalizing": "in_progress",
 }
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 @dataclass(frozen=True)
@@ -62,20 +60,23 @@ def _extras(session: Session, job: Job, base_url: str | None, extras: Extras | N
     return extras if extras is not None else load_extras(session, [job], base_url)[job.id]
 
 
-def job_summary(
+def build_job_summary(
     session: Session, job: Job, base_url: str | None = None, *, extras: Extras | None = None
-) -> dict[str, Any]:
+) -> JobSummary:
     """The compact job: what webhooks carry and what job views start from."""
     extras = _extras(session, job, base_url, extras)
+    return JobSummary.model_validate(_summary_fields(job, extras))
+
+
+def _summary_fields(job: Job, extras: Extras) -> dict[str, Any]:
     return {
         "id": job.id,
-        "object": "longhaul.job",
         "status": job.status,
         "upstream_status": job.upstream_status,
         "upstream_response_id": job.upstream_response_id,
         "model": job.model,
-        "created_at": _iso(job.created_at),
-        "finished_at": _iso(job.finished_at),
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
         "output_text": job.output_text,
         "usage": job.usage,
         "error": job.error,
@@ -85,44 +86,61 @@ def job_summary(
     }
 
 
-def job_view(session: Session, job: Job, base_url: str | None = None) -> dict[str, Any]:
+def job_summary(
+    session: Session, job: Job, base_url: str | None = None, *, extras: Extras | None = None
+) -> dict[str, Any]:
+    """``build_job_summary`` as JSON-ready data (the webhook event's ``data``)."""
+    return build_job_summary(session, job, base_url, extras=extras).model_dump(mode="json")
+
+
+def build_job_detail(session: Session, job: Job, base_url: str | None = None) -> JobDetail:
     """``GET /v1/jobs/{id}``: the summary plus timings, attempts, polls and history."""
     calls = session.execute(
         select(ToolCall).where(ToolCall.job_id == job.id).order_by(ToolCall.output_index)
     ).scalars()
-    return {
-        **job_summary(session, job, base_url),
-        "previous_job_id": job.previous_job_id,
-        "webhook_url": job.webhook_url,
-        "completion_window": job.completion_window,
-        "service_tier": job.service_tier,
-        "possibly_duplicated": job.possibly_duplicated,
-        "submit_attempts": job.submit_attempts,
-        "poll_count": job.poll_count,
-        "next_poll_at": _iso(job.next_poll_at),
-        "deadline_at": _iso(job.deadline_at),
-        "submitted_at": _iso(job.submitted_at),
-        "upstream_finished_at": _iso(job.upstream_finished_at),
-        "updated_at": _iso(job.updated_at),
-        "state_history": job.state_history,
-        "budget_hold": hold_view(session, job.id),
-        "tool_calls": [
-            {
-                "output_index": c.output_index,
-                "id": c.item_id,
-                "type": c.type,
-                "status": c.status,
-                **call_cost(c),
-            }
-            for c in calls
-        ],
-        "progress": job_progress(session, job.id),  # from the event stream, if it has one
-    }
+    hold = hold_view(session, job.id)
+    return JobDetail.model_validate(
+        {
+            **_summary_fields(job, _extras(session, job, base_url, None)),
+            "previous_job_id": job.previous_job_id,
+            "webhook_url": job.webhook_url,
+            "completion_window": job.completion_window,
+            "service_tier": job.service_tier,
+            "possibly_duplicated": job.possibly_duplicated,
+            "submit_attempts": job.submit_attempts,
+            "poll_count": job.poll_count,
+            "next_poll_at": job.next_poll_at,
+            "deadline_at": job.deadline_at,
+            "submitted_at": job.submitted_at,
+            "upstream_finished_at": job.upstream_finished_at,
+            "updated_at": job.updated_at,
+            "state_history": job.state_history,
+            "budget_hold": None if hold is None else BudgetHoldView.model_validate(hold),
+            "tool_calls": [
+                ToolCallView.model_validate(
+                    {
+                        "output_index": c.output_index,
+                        "id": c.item_id,
+                        "type": c.type,
+                        "status": c.status,
+                        **call_cost(c),
+                    }
+                )
+                for c in calls
+            ],
+            "progress": job_progress(session, job.id),  # from the event stream, if it has one
+        }
+    )
 
 
-def response_view(
+def job_view(session: Session, job: Job, base_url: str | None = None) -> dict[str, Any]:
+    """``build_job_detail`` as JSON-ready data (the viewer's pages)."""
+    return build_job_detail(session, job, base_url).model_dump(mode="json", exclude_unset=True)
+
+
+def build_response(
     session: Session, job: Job, base_url: str | None = None, *, extras: Extras | None = None
-) -> dict[str, Any]:
+) -> ResponseObject:
     """``GET /v1/responses/{id}``: a Response object with Longhaul's id. Live status while
     running; the upstream's final object once done; plus a ``longhaul`` extension. ``extras``
     given (e.g. ``NEW_JOB``) spares the two reads."""
@@ -131,9 +149,8 @@ def response_view(
     final = job.status not in RESPONSE_STATUS and job.response_body
     if final:
         body = dict(job.response_body or {})
-    else:
+    else:  # Longhaul's own, shaped as OpenAI's schema wants it
         body = {
-            "object": "response",
             "created_at": int(job.created_at.timestamp()),
             "error": None,
             "incomplete_details": None,
@@ -146,27 +163,36 @@ def response_view(
             "reasoning": request.get("reasoning"),
             "service_tier": request.get("service_tier"),
             "temperature": request.get("temperature"),
-            "text": request.get("text"),
+            "text": request.get("text") or DEFAULT_TEXT,
             "tool_choice": request.get("tool_choice", "auto"),
             "tools": request.get("tools") or [],
             "top_p": request.get("top_p"),
             "truncation": request.get("truncation"),
-            "usage": None,
         }
     body["id"] = job.id
+    body["object"] = "response"
     body["background"] = True
     body["status"] = RESPONSE_STATUS.get(job.status, job.status)
     body["metadata"] = job.job_metadata or {}
     if job.previous_job_id:
         body["previous_response_id"] = job.previous_job_id
     if job.status == "failed" and job.error:  # the upstream's error, or Longhaul's own
-        body["error"] = {"code": job.error.get("code"), "message": job.error.get("message")}
+        body["error"] = ResponseError.of(job.error)
     body["longhaul"] = {
         "job_status": job.status,
         "upstream_response_id": job.upstream_response_id,
         "upstream_status": job.upstream_status,
         "possibly_duplicated": job.possibly_duplicated,
+        "error": job.error if job.status == "failed" else None,
         "cost": extras.cost,
         "artifacts": extras.artifacts,
     }
-    return body
+    return ResponseObject.model_validate(body)
+
+
+def response_view(
+    session: Session, job: Job, base_url: str | None = None, *, extras: Extras | None = None
+) -> dict[str, Any]:
+    """``build_response`` as JSON-ready data (event streams, the cancel route)."""
+    view = build_response(session, job, base_url, extras=extras)
+    return view.model_dump(mode="json", exclude_unset=True)
