@@ -19,6 +19,7 @@ from longhaul.core.auth import TenantCache
 from longhaul.core.config import get_settings
 from longhaul.schemas.errors import ErrorResponse
 from longhaul.schemas.requests import CreateResponseBody
+from longhaul.schemas.webhooks import WebhookEvent
 
 ROUTERS = ("health", "responses", "jobs", "artifacts", "usage", "webhooks", "admin")
 
@@ -64,10 +65,16 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    for model in (CreateResponseBody, ErrorResponse):
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
+    documented = (  # models no route returns: the create body (read raw) and what we POST
+        (CreateResponseBody, "validation"),
+        (ErrorResponse, "serialization"),
+        (WebhookEvent, "serialization"),
+    )
+    for model, mode in documented:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)
+        for name, definition in schema.pop("$defs", {}).items():
+            schemas.setdefault(name, definition)
+        schemas.setdefault(model.__name__, schema)
     error = {
         "description": errors.WHEN[400],
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +13,8 @@ from standardwebhooks import Webhook
 from longhaul.core.auth import create_api_key
 from longhaul.core.models import Tenant
 from longhaul.core.webhooks.outbox import record_final_event
+from longhaul.schemas.jobs import JobSummary
+from longhaul.schemas.webhooks import WebhookEvent
 from tests.integration.webhooks.conftest import Receiver, drive, make_job, purge_messages
 
 pytestmark = pytest.mark.usefixtures("wh_settings")
@@ -101,6 +104,9 @@ def test_deliveries_and_redeliver(
     first, second = receiver.delivered
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
     Webhook(receiver.secrets[0]).verify(second.body, second.headers)
+    event = WebhookEvent.model_validate_json(first.body)  # the POSTed body is the declared model
+    assert isinstance(event.data, JobSummary) and event.data.id == job.id
+    assert event.model_dump(mode="json") == json.loads(first.body)  # nothing lost or added
 
     stranger = auth(session, _other_tenant(session))
     assert client.get(f"/v1/jobs/{job.id}/deliveries", headers=stranger).status_code == 404
