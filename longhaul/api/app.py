@@ -10,6 +10,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from prometheus_fastapi_instrumentator import Instrumentator
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode
 
 from longhaul.api import errors
 from longhaul.api.db import size_thread_pool
@@ -65,7 +67,8 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    documented = (  # models no route returns: the create body (read raw) and what we POST
+    # Models no route returns: the create body (read raw) and the webhook body Longhaul POSTs.
+    documented: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = (
         (CreateResponseBody, "validation"),
         (ErrorResponse, "serialization"),
         (WebhookEvent, "serialization"),
