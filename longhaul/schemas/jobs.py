@@ -11,12 +11,27 @@ from longhaul.schemas.common import Money, Timestamp
 from longhaul.schemas.costs import CostSummary
 
 
+JobStatus = Literal[
+    "queued",
+    "submitting",
+    "in_progress",
+    "cancelling",
+    "finalizing",
+    "completed",
+    "failed",
+    "cancelled",
+    "incomplete",
+]
+"""Longhaul's job statuses (``core.jobs.lifecycle.Status``; schemas do not import core, a test
+holds the two equal)."""
+
+
 class JobSummary(BaseModel):
     """The compact job: a row of ``GET /v1/jobs`` and the ``data`` of a webhook event."""
 
     id: str
     object: Literal["longhaul.job"] = "longhaul.job"
-    status: str = Field(description="Longhaul's job status (see docs/architecture.md).")
+    status: JobStatus = Field(description="Longhaul's job status (docs/architecture.md).")
     upstream_status: str | None
     upstream_response_id: str | None
     model: str

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from longhaul.schemas.artifacts import ArtifactSummary
 from longhaul.schemas.common import Number, UnixTime
 from longhaul.schemas.costs import CostSummary
+from longhaul.schemas.jobs import JobStatus
 
 ResponseStatus = Literal["completed", "failed", "in_progress", "cancelled", "queued", "incomplete"]
 
@@ -76,7 +77,7 @@ class ResponseError(BaseModel):
 class LonghaulInfo(BaseModel):
     """The ``longhaul`` extension: the job behind the Response."""
 
-    job_status: str
+    job_status: JobStatus
     upstream_response_id: str | None
     upstream_status: str | None
     possibly_duplicated: bool
