@@ -10,7 +10,6 @@ from longhaul.schemas.artifacts import ArtifactSummary
 from longhaul.schemas.common import Money, Timestamp
 from longhaul.schemas.costs import CostSummary
 
-
 JobStatus = Literal[
     "queued",
     "submitting",

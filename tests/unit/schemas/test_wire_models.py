@@ -23,7 +23,7 @@ INFO = {
 
 def test_error_codes_are_openais_enum() -> None:
     spec = openai_schemas()["components"]["schemas"]["ResponseErrorCode"]["enum"]
-    assert ERROR_CODES == set(spec)
+    assert set(spec) == ERROR_CODES
 
 
 @pytest.mark.parametrize(
