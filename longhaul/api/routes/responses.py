@@ -90,7 +90,10 @@ def _create(raw: bytes, tenant: Tenant, idempotency_key: str | None, link: str) 
     **AS_RESPONSE,
     responses={
         **documented(400, 401, 404),
-        200: {"content": {"text/event-stream": {}}, "description": "With ``stream=true``."},
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "The Response; with ``stream=true``, its events as server-sent events.",
+        },
     },
 )
 async def retrieve_response(
