@@ -13,11 +13,19 @@ from sqlalchemy.orm import Session
 
 from longhaul.api.db import run_db
 from longhaul.api.deps import bearer_token
+from longhaul.api.errors import documented
 from longhaul.core.auth import require_key
 from longhaul.core.config import get_settings
 from longhaul.core.errors import Unauthorized
 from longhaul.core.models import Tenant, Upstream
 from longhaul.core.upstreams import routing, service
+from longhaul.schemas.common import ListOf
+from longhaul.schemas.upstreams import (
+    DeletedUpstream,
+    SecretsRotation,
+    TenantUpstream,
+    UpstreamView,
+)
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -61,7 +69,7 @@ def _view(session: Session, row: Upstream) -> dict[str, Any]:
     return service.describe(row, owner)
 
 
-@router.get("/upstreams")
+@router.get("/upstreams", response_model=ListOf[UpstreamView], responses=documented(401))
 async def list_upstreams(_: Admin, tenant: str | None = None) -> dict[str, Any]:
     def work(session: Session) -> dict[str, Any]:
         rows = service.list_upstreams(session, tenant=tenant)
@@ -70,7 +78,7 @@ async def list_upstreams(_: Admin, tenant: str | None = None) -> dict[str, Any]:
     return await run_db(work)
 
 
-@router.post("/upstreams")
+@router.post("/upstreams", response_model=UpstreamView, responses=documented(400, 401, 404, 409))
 async def create_upstream(_: Admin, body: UpstreamBody) -> dict[str, Any]:
     def work(session: Session) -> dict[str, Any]:
         data = service.UpstreamInput(**body.model_dump())
@@ -82,12 +90,14 @@ async def create_upstream(_: Admin, body: UpstreamBody) -> dict[str, Any]:
     return view
 
 
-@router.get("/upstreams/{name}")
+@router.get("/upstreams/{name}", response_model=UpstreamView, responses=documented(401, 404))
 async def get_upstream(_: Admin, name: str) -> dict[str, Any]:
     return await run_db(lambda session: _view(session, service.get_upstream(session, name)))
 
 
-@router.post("/upstreams/{name}")
+@router.post(
+    "/upstreams/{name}", response_model=UpstreamView, responses=documented(400, 401, 404, 409)
+)
 async def update_upstream(_: Admin, name: str, body: UpstreamBody) -> dict[str, Any]:
     def work(session: Session) -> dict[str, Any]:
         data = service.UpstreamInput(**body.model_dump(exclude={"tenant", "name"}))
@@ -98,7 +108,9 @@ async def update_upstream(_: Admin, name: str, body: UpstreamBody) -> dict[str, 
     return view
 
 
-@router.delete("/upstreams/{name}")
+@router.delete(
+    "/upstreams/{name}", response_model=DeletedUpstream, responses=documented(401, 404, 409)
+)
 async def delete_upstream(_: Admin, request: Request, name: str) -> dict[str, Any]:
     row = await run_db(lambda session: service.remove_upstream(session, name))
     routing.forget()
@@ -106,14 +118,18 @@ async def delete_upstream(_: Admin, request: Request, name: str) -> dict[str, An
     return {"object": "upstream.deleted", "id": row.id, "name": name, "deleted": True}
 
 
-@router.post("/secrets/rotate")
+@router.post("/secrets/rotate", response_model=SecretsRotation, responses=documented(401))
 async def rotate_keys(_: Admin) -> dict[str, Any]:
     """Re-encrypt every stored secret under the first of ``LONGHAUL_SECRET_KEYS``."""
     count = await run_db(lambda session: service.rotate_secrets(session, settings=get_settings()))
     return {"object": "upstream.rotation", "rewritten": count}
 
 
-@router.put("/tenants/{tenant}/upstream")
+@router.put(
+    "/tenants/{tenant}/upstream",
+    response_model=TenantUpstream,
+    responses=documented(400, 401, 404),
+)
 async def set_tenant_upstream(
     _: Admin, request: Request, tenant: str, body: TenantUpstreamBody
 ) -> dict[str, Any]:
