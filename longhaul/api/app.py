@@ -23,7 +23,7 @@ from longhaul.schemas.errors import ErrorResponse
 from longhaul.schemas.requests import CreateResponseBody
 from longhaul.schemas.webhooks import WebhookEvent
 
-ROUTERS = ("health", "responses", "jobs", "artifacts", "usage", "webhooks", "admin")
+ROUTERS = ("health", "responses", "jobs", "artifacts", "usage", "webhooks", "admin", "files")
 
 
 @asynccontextmanager
@@ -48,7 +48,11 @@ def create_app() -> FastAPI:
     Instrumentator(
         excluded_handlers=["/metrics", "/healthz", "/readyz"], should_group_status_codes=False
     ).instrument(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        by_prefix={"/v1/files": settings.upload_max_bytes},
+    )
     for name in ROUTERS:
         module = importlib.import_module(f"longhaul.api.routes.{name}")
         if getattr(module, "router", None) is not None:

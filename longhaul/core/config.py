@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     api_host: str = Field("127.0.0.1", description="Address the API binds to.")
     api_port: int = Field(8000, description="Port the API binds to.")
     max_body_bytes: int = Field(4 * 1024 * 1024, description="Largest accepted request body.")
+    upload_max_bytes: int = Field(
+        512 * 1024**2, description="Largest file uploaded through `/v1/files` (streamed)."
+    )
     admin_api_key: str | None = Field(None, description="Key with cross-tenant read access.")
     public_url: str | None = Field(
         None, description="External base URL of the API, for links in webhooks (default: request)."

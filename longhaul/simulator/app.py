@@ -8,6 +8,7 @@ reports as ``APIConnectionError``).
 from __future__ import annotations
 
 import contextvars
+import email.policy
 import hashlib
 import json
 import math
@@ -15,12 +16,13 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from email.parser import BytesParser
 from typing import Any, Protocol
 
 from . import render
 from .blobs import Blob
 from .config import SimulatorConfig
-from .outputs import Generated, generate, new_id
+from .outputs import FileSpec, Generated, generate, new_id
 from .render import error_body
 from .scenarios import ScenarioError, parse_scenario
 from .scheduler import TerminalScheduler
@@ -45,6 +47,7 @@ class Caller:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+_content_type: contextvars.ContextVar[str] = contextvars.ContextVar("content_type", default="")
 _NOBODY = Caller()
 _caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("caller", default=_NOBODY)
 
@@ -66,6 +69,25 @@ AZURE_DENIED = (
     "a valid key for an active subscription and use a correct regional API endpoint for your "
     "resource."
 )
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, bytes, str]] | None:
+    """``name → (filename, bytes, content type)`` of a multipart/form-data body."""
+    if not content_type.startswith("multipart/form-data"):
+        return None
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    fields: dict[str, tuple[str | None, bytes, str]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str):
+            data = part.get_payload(decode=True)
+            fields[name] = (
+                part.get_filename(),
+                data if isinstance(data, bytes) else b"",
+                part.get_content_type(),
+            )
+    return fields
 
 
 def _auth_view(caller: Caller) -> dict[str, Any]:
@@ -158,7 +180,10 @@ class Simulator:
                 re.compile(r"/v1/containers/([^/]+)/files/([^/]+)/content"),
                 self.container_file_content,
             ),
+            ("POST", re.compile(r"/v1/files"), self.upload_file),
+            ("GET", re.compile(r"/v1/files"), self.list_files),
             ("GET", re.compile(r"/v1/files/([^/]+)"), self.get_file),
+            ("DELETE", re.compile(r"/v1/files/([^/]+)"), self.delete_file),
             ("GET", re.compile(r"/v1/files/([^/]+)/content"), self.file_content),
             ("GET", re.compile(r"/_sim/stats"), self.admin_stats),
             ("GET", re.compile(r"/_sim/timeline"), lambda **_: Reply(200, self.state.timeline())),
@@ -203,10 +228,12 @@ class Simulator:
             if caller.scheme == "api-key" and not headers.get("Authorization"):
                 caller = Caller(None, None, None, caller.headers)  # OpenAI ignores api-key
         token = _caller.set(caller)
+        ctype = _content_type.set(headers.get("Content-Type") or "")
         try:
             return self._route(method, path, query, headers, body, azure)
         finally:
             _caller.reset(token)
+            _content_type.reset(ctype)
 
     def _route(
         self, method: str, path: str, query: Query, headers: Headers, body: bytes, azure: bool
@@ -465,15 +492,63 @@ class Simulator:
             return _not_found("container file", file_id)
         return Reply(200, blob=spec.blob)
 
-    def get_file(self, file_id: str, *, query: Query, body: bytes) -> Reply:
+    def _file(self, file_id: str) -> FileSpec | None:
+        """A file, unless an upload another key made (with ``key_scoped``)."""
         spec = self.state.file(file_id)
+        meta = self.state.uploads.get(file_id)
+        if spec is None or meta is None or not self.config.key_scoped:
+            return spec
+        return spec if meta["api_key"] in (None, _caller.get().key) else None
+
+    def _file_object(self, spec: FileSpec) -> dict[str, Any]:
+        meta = self.state.uploads.get(spec.id)
+        view = render.file_object(spec, int(meta["created"]) if meta else int(time.time()))
+        if meta is not None:
+            view["purpose"] = meta["purpose"]
+        return view
+
+    def upload_file(self, *, query: Query, body: bytes) -> Reply:
+        """``POST /v1/files`` (multipart: ``file`` and ``purpose``), as OpenAI."""
+        self.state.count("file_upload")
+        fields = _multipart(_content_type.get(), body)
+        if fields is None or "file" not in fields:
+            return _error(
+                400, "Missing required parameter: 'file'.", "invalid_request_error",
+                "missing_required_parameter", "file",
+            )  # fmt: skip
+        if not fields.get("purpose"):
+            return _error(
+                400, "Missing required parameter: 'purpose'.", "invalid_request_error",
+                "missing_required_parameter", "purpose",
+            )  # fmt: skip
+        filename, data, ctype = fields["file"]
+        spec = FileSpec(new_id("file"), filename or "upload", Blob.of(data, ctype))
+        purpose = fields["purpose"][1].decode(errors="replace")
+        self.state.upload(spec, purpose=purpose, api_key=_caller.get().key, now=time.time())
+        return Reply(200, self._file_object(spec))
+
+    def list_files(self, *, query: Query, body: bytes) -> Reply:
+        self.state.count("file_list")
+        ids = list(self.state.uploads)
+        data = [self._file_object(s) for i in ids if (s := self._file(i)) is not None]
+        return self._page(data, query, default_order="desc")
+
+    def delete_file(self, file_id: str, *, query: Query, body: bytes) -> Reply:
+        self.state.count("file_delete")
+        if self._file(file_id) is None or not self.state.delete_file(file_id):
+            return _not_found("file", file_id)
+        return Reply(200, {"id": file_id, "object": "file", "deleted": True})
+
+    def get_file(self, file_id: str, *, query: Query, body: bytes) -> Reply:
+        self.state.count("file_get")
+        spec = self._file(file_id)
         if spec is None:
             return _not_found("file", file_id)
-        return Reply(200, render.file_object(spec, int(time.time())))
+        return Reply(200, self._file_object(spec))
 
     def file_content(self, file_id: str, *, query: Query, body: bytes) -> Reply:
         self.state.count("file_content")
-        spec = self.state.file(file_id)
+        spec = self._file(file_id)
         if spec is None:
             return _not_found("file", file_id)
         return Reply(200, blob=spec.blob)

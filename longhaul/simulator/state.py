@@ -105,6 +105,7 @@ class SimState:
             self.responses: dict[str, ResponseRecord] = {}
             self.containers: dict[str, Container] = {}
             self.files: dict[str, FileSpec] = {}
+            self.uploads: dict[str, dict[str, Any]] = {}  # purpose, api_key, created
             self.counters: Counter[str] = Counter()
             self.per_response: defaultdict[str, Counter[str]] = defaultdict(Counter)
             self.create_attempts: Counter[str] = Counter()
@@ -209,6 +210,16 @@ class SimState:
             ):
                 return None
             return container
+
+    def upload(self, spec: FileSpec, *, purpose: str, api_key: str | None, now: float) -> None:
+        with self.lock:
+            self.files[spec.id] = spec
+            self.uploads[spec.id] = {"purpose": purpose, "api_key": api_key, "created": now}
+
+    def delete_file(self, file_id: str) -> bool:
+        with self.lock:
+            self.uploads.pop(file_id, None)
+            return self.files.pop(file_id, None) is not None
 
     def file(self, file_id: str) -> FileSpec | None:
         with self.lock:

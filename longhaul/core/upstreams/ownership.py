@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from longhaul.core.errors import InvalidInput, NotFound
 from longhaul.core.ids import is_job_id
 from longhaul.core.models import Job, Tenant, Upstream
+from longhaul.core.upstreams import objects
 from longhaul.core.upstreams.routing import route_job
 
 WHAT = {
@@ -183,6 +184,10 @@ def _own_upstream(session: Session, tenant: Tenant, upstream_id: str | None) -> 
 
 
 def _owned(session: Session, tenant: Tenant, upstream_id: str | None, ref: Ref) -> bool:
+    if ref.kind != "response":  # made through a proxy (/v1/files …) by this tenant, there
+        row = objects.owned(session, tenant, ref.kind, ref.id)
+        if row is not None and row.upstream_id == upstream_id:
+            return True
     same = Job.upstream_id.is_(None) if upstream_id is None else Job.upstream_id == upstream_id
     mine = select(Job.id).where(Job.tenant_id == tenant.id, same, Job.deleted_at.is_(None))
     if ref.kind == "response":

@@ -1,0 +1,144 @@
+"""``/v1/files``: OpenAI's Files API, tenant-scoped, streamed both ways. A file is uploaded to the
+tenant's default upstream and recorded as the tenant's; lists come from those records; any other
+file id is a 404 and never reaches the upstream. Bodies stream through (the API never holds a
+whole file); uploads have their own size limit (``LONGHAUL_UPLOAD_MAX_BYTES``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
+
+from longhaul.api.db import run_db
+from longhaul.api.deps import TenantDep
+from longhaul.core.config import get_settings
+from longhaul.core.errors import InvalidInput, NotFound
+from longhaul.core.models import Tenant
+from longhaul.core.upstreams import objects, proxy
+from longhaul.core.upstreams.clients import spec_for
+from longhaul.core.upstreams.spec import UpstreamSpec
+
+router = APIRouter(prefix="/v1/files", tags=["files"])
+KIND = "file"
+# Passed back from the upstream's reply on content downloads.
+_PASS = ("content-type", "content-length", "content-disposition")
+
+
+def _http(request: Request) -> httpx2.AsyncClient:
+    """One connection pool per API process for every proxied upstream call."""
+    client = getattr(request.app.state, "upstream_http", None)
+    if client is None:
+        client = request.app.state.upstream_http = httpx2.AsyncClient(
+            timeout=httpx2.Timeout(30.0, read=600.0, write=600.0), follow_redirects=False
+        )
+    return client
+
+
+def _default_spec(session: Session, tenant: Tenant) -> tuple[str | None, UpstreamSpec]:
+    upstream_id = tenant.default_upstream_id
+    return upstream_id, spec_for(session, upstream_id, settings=get_settings())
+
+
+def _owned_spec(session: Session, tenant: Tenant, file_id: str) -> UpstreamSpec:
+    row = objects.owned(session, tenant, KIND, file_id)
+    if row is None:
+        raise NotFound(f"No such File object: {file_id}", param="id", code="not_found")
+    return spec_for(session, row.upstream_id, settings=get_settings())
+
+
+def _reply(response: httpx2.Response) -> JSONResponse:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"error": {"message": response.text[:500], "type": "upstream_error",
+                          "param": None, "code": None}}  # fmt: skip
+    return JSONResponse(body, status_code=response.status_code)
+
+
+@router.post("")
+async def upload_file(request: Request, tenant: TenantDep) -> JSONResponse:
+    """The multipart body goes to the upstream as it arrives, chunk by chunk."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise InvalidInput("Upload a file as multipart/form-data.", param="file")
+    upstream_id, spec = await run_db(lambda session: _default_spec(session, tenant))
+    url, headers, query = proxy.target(spec, "/files")
+    headers["content-type"] = content_type
+    if length := request.headers.get("content-length"):
+        headers["content-length"] = length
+    client = _http(request)
+    sent = client.build_request(
+        "POST", url, params=query, headers=headers, content=request.stream()
+    )
+    response = await client.send(sent)
+    reply = _reply(response)
+    if response.status_code == 200:
+        data = response.json()
+        await run_db(
+            lambda session: objects.record(
+                session, tenant, kind=KIND, upstream_id=upstream_id, data=data
+            )
+        )
+    return reply
+
+
+@router.get("")
+async def list_files(
+    tenant: TenantDep,
+    after: str | None = None,
+    limit: int = Query(10000, ge=1, le=10000),
+    order: str = Query("desc", pattern="^(asc|desc)$"),
+    purpose: str | None = None,
+) -> dict[str, Any]:
+    def page(session: Session) -> dict[str, Any]:
+        data, more = objects.listed(session, tenant, KIND, after=after, limit=limit, order=order)
+        if purpose:
+            data = [d for d in data if d.get("purpose") == purpose]
+        return {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": more,
+        }
+
+    return await run_db(page)
+
+
+@router.get("/{file_id}")
+async def retrieve_file(file_id: str, request: Request, tenant: TenantDep) -> JSONResponse:
+    spec = await run_db(lambda session: _owned_spec(session, tenant, file_id))
+    url, headers, query = proxy.target(spec, f"/files/{file_id}")
+    return _reply(await _http(request).get(url, params=query, headers=headers))
+
+
+@router.get("/{file_id}/content", response_model=None)
+async def file_content(file_id: str, request: Request, tenant: TenantDep) -> Response:
+    spec = await run_db(lambda session: _owned_spec(session, tenant, file_id))
+    url, headers, query = proxy.target(spec, f"/files/{file_id}/content")
+    client = _http(request)
+    response = await client.send(
+        client.build_request("GET", url, params=query, headers=headers), stream=True
+    )
+    if response.status_code != 200:
+        await response.aread()
+        await response.aclose()
+        return _reply(response)
+    passed = {k: v for k, v in response.headers.items() if k.lower() in _PASS}
+    return StreamingResponse(
+        response.aiter_raw(), headers=passed, background=BackgroundTask(response.aclose)
+    )
+
+
+@router.delete("/{file_id}")
+async def delete_file(file_id: str, request: Request, tenant: TenantDep) -> JSONResponse:
+    spec = await run_db(lambda session: _owned_spec(session, tenant, file_id))
+    url, headers, query = proxy.target(spec, f"/files/{file_id}")
+    response = await _http(request).delete(url, params=query, headers=headers)
+    if response.status_code in (200, 404):  # gone upstream either way: forget it here
+        await run_db(lambda session: objects.forget(session, tenant, KIND, file_id))
+    return _reply(response)
