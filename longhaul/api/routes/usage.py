@@ -50,7 +50,8 @@ def get_usage(
         date | None, Query(description="Last UTC day, inclusive (default: today).")
     ] = None,
     group_by: Annotated[
-        str, Query(description="Comma list: day,model,tool,tenant; empty for one total row.")
+        str,
+        Query(description="Comma list: day,model,tool,tenant,upstream; empty for one total row."),
     ] = "day,model,tool",
     format: Annotated[Literal["json", "csv"], Query()] = "json",
     tenant: Annotated[str | None, Query(description="Tenant name (admin key only).")] = None,

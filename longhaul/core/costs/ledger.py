@@ -50,6 +50,7 @@ def write_ledger(session: Session, job: Job, response: dict[str, Any]) -> None:
             "model": priced.model,
             "service_tier": priced.service_tier,
             "completion_window": priced.completion_window,
+            "upstream_id": job.upstream_id,
             "quantity": line.quantity,
             "unit": line.unit,
             "unit_price": line.unit_price,

@@ -1,4 +1,5 @@
-"""Usage reports: cost, tokens and tool calls from the ledger, grouped by day/model/tool/tenant.
+"""Usage reports: cost, tokens and tool calls from the ledger, grouped by
+day/model/tool/tenant/upstream.
 
 A line counts on the UTC day its ledger was written (when the job finished). Token totals are the
 host model's (lines without a tool); tool calls are billed search calls, containers and images.
@@ -18,10 +19,11 @@ from sqlalchemy import Date, case, cast, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from longhaul.core.errors import InvalidInput
-from longhaul.core.models import Tenant
+from longhaul.core.models import Tenant, Upstream
 from longhaul.core.models.costs import LedgerLine
 
-GROUPS = ("day", "model", "tool", "tenant")
+GROUPS = ("day", "model", "tool", "tenant", "upstream")
+DEFAULT_UPSTREAM = "default"  # the environment's upstream in reports
 FIELDS = (
     "cost_usd",
     "unpriced_lines",
@@ -79,6 +81,8 @@ def usage_report(
         "model": LedgerLine.model,
         "tool": LedgerLine.tool,
         "tenant": Tenant.name,
+        # the upstream's name (its id once removed); the environment's: "default"
+        "upstream": func.coalesce(Upstream.name, LedgerLine.upstream_id, DEFAULT_UPSTREAM),
     }
     keys = [columns[g].label(g) for g in groups]
     host = LedgerLine.tool.is_(None) & (LedgerLine.unit == "token")
@@ -104,6 +108,7 @@ def usage_report(
             func.coalesce(func.sum(_calls), 0).label("tool_calls"),
         )
         .join(Tenant, Tenant.id == LedgerLine.tenant_id)
+        .outerjoin(Upstream, Upstream.id == LedgerLine.upstream_id)
         .where(LedgerLine.created_at >= lo, LedgerLine.created_at < hi)
     )
     if tenant_id is not None:

@@ -42,6 +42,7 @@ class LedgerLine(Base):
     model: Mapped[str] = mapped_column(String(200))
     service_tier: Mapped[str | None] = mapped_column(String(20))
     completion_window: Mapped[str | None] = mapped_column(String(20))
+    upstream_id: Mapped[str | None] = mapped_column(String(40))  # NULL: the environment's
     quantity: Mapped[Decimal] = mapped_column(Numeric(20, 6))
     unit: Mapped[str] = mapped_column(String(32))
     unit_price: Mapped[Decimal | None] = mapped_column(Numeric(20, 9))
