@@ -15,12 +15,15 @@ from starlette.background import BackgroundTask
 
 from longhaul.api.db import run_db
 from longhaul.api.deps import TenantDep
+from longhaul.api.errors import documented
 from longhaul.core.config import get_settings
 from longhaul.core.errors import InvalidInput, NotFound
 from longhaul.core.models import Tenant
 from longhaul.core.upstreams import objects, proxy
 from longhaul.core.upstreams.clients import spec_for
 from longhaul.core.upstreams.spec import UpstreamSpec
+from longhaul.schemas.common import Page
+from longhaul.schemas.files import DeletedFile, FileObject
 
 router = APIRouter(prefix="/v1/files", tags=["files"])
 KIND = "file"
@@ -59,7 +62,7 @@ def _reply(response: httpx2.Response) -> JSONResponse:
     return JSONResponse(body, status_code=response.status_code)
 
 
-@router.post("")
+@router.post("", response_model=FileObject, responses=documented(400, 401, 413))
 async def upload_file(request: Request, tenant: TenantDep) -> JSONResponse:
     """The multipart body goes to the upstream as it arrives, chunk by chunk."""
     content_type = request.headers.get("content-type", "")
@@ -86,7 +89,7 @@ async def upload_file(request: Request, tenant: TenantDep) -> JSONResponse:
     return reply
 
 
-@router.get("")
+@router.get("", response_model=Page[FileObject], responses=documented(401))
 async def list_files(
     tenant: TenantDep,
     after: str | None = None,
@@ -109,14 +112,21 @@ async def list_files(
     return await run_db(page)
 
 
-@router.get("/{file_id}")
+@router.get("/{file_id}", response_model=FileObject, responses=documented(401, 404))
 async def retrieve_file(file_id: str, request: Request, tenant: TenantDep) -> JSONResponse:
     spec = await run_db(lambda session: _owned_spec(session, tenant, file_id))
     url, headers, query = proxy.target(spec, f"/files/{file_id}")
     return _reply(await _http(request).get(url, params=query, headers=headers))
 
 
-@router.get("/{file_id}/content", response_model=None)
+@router.get(
+    "/{file_id}/content",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "The file's bytes."},
+        **documented(401, 404),
+    },
+)
 async def file_content(file_id: str, request: Request, tenant: TenantDep) -> Response:
     spec = await run_db(lambda session: _owned_spec(session, tenant, file_id))
     url, headers, query = proxy.target(spec, f"/files/{file_id}/content")
@@ -134,7 +144,7 @@ async def file_content(file_id: str, request: Request, tenant: TenantDep) -> Res
     )
 
 
-@router.delete("/{file_id}")
+@router.delete("/{file_id}", response_model=DeletedFile, responses=documented(401, 404))
 async def delete_file(file_id: str, request: Request, tenant: TenantDep) -> JSONResponse:
     spec = await run_db(lambda session: _owned_spec(session, tenant, file_id))
     url, headers, query = proxy.target(spec, f"/files/{file_id}")

@@ -233,7 +233,7 @@ def test_served_openapi_declares_typed_responses_and_real_errors(api: TestClient
         responses = op["responses"]
         assert "422" not in responses, where
         ok = responses["200"]
-        if path.endswith("/artifacts/{artifact_id}"):
+        if path.endswith(("/artifacts/{artifact_id}", "/files/{file_id}/content")):
             assert "application/octet-stream" in ok["content"], where
         else:
             typed = _schema_of(doc, ok)
