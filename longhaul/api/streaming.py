@@ -15,6 +15,7 @@ from longhaul.api.links import base_url
 from longhaul.core.config import get_settings
 from longhaul.core.db import session_scope
 from longhaul.core.errors import InvalidInput
+from longhaul.core.jobs.lifecycle import RESPONSE_STATUS, Status
 from longhaul.core.jobs.views import response_view
 from longhaul.core.models import Job
 from longhaul.core.streams import fanout, store
@@ -33,7 +34,7 @@ def event_stream(request: Request, session: Session, job: Job) -> StreamingRespo
     stream = store.get_stream(session, job.id)
     if stream is None and wants_stream(job, settings) and job.deleted_at is None:
         view = response_view(session, job, base_url(request))
-        view["status"] = "queued"
+        view["status"] = RESPONSE_STATUS[Status.QUEUED]
         store.open_stream(session, job, view)  # before the relay's discovery gets to it
         session.commit()
         stream = store.get_stream(session, job.id)

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from longhaul.cli.receiver import WebhookReceiver
-
-TERMINAL = {"completed", "failed", "cancelled", "incomplete"}
+from longhaul.core.jobs.lifecycle import TERMINAL
 
 SAMPLES: list[dict[str, Any]] = [
     {

@@ -17,8 +17,10 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-TERMINAL = ("completed", "failed", "cancelled", "incomplete")
-PHASES = ("queued", "submitting", "in_progress", "finalizing")
+from longhaul.core.jobs.lifecycle import TERMINAL, Status
+
+# The progress bar's stages, in order (cancelling shows as in_progress).
+PHASES = (Status.QUEUED, Status.SUBMITTING, Status.IN_PROGRESS, Status.FINALIZING)
 
 
 class ApiError(RuntimeError):
@@ -240,7 +242,7 @@ def _state(view: dict[str, Any]) -> str:
     status = view["status"]
     upstream = view.get("upstream_status")
     polls = view.get("poll_count") or 0
-    if status == "in_progress":
+    if status == Status.IN_PROGRESS:
         return f"in_progress (upstream {upstream or '?'}, {polls} polls)"
     return str(status)
 

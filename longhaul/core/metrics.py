@@ -25,7 +25,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from longhaul.core.models import ACTIVE, TERMINAL, Job, utcnow
+from longhaul.core.jobs.lifecycle import ACTIVE, TERMINAL, Status
+from longhaul.core.models import Job, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def job_transition(job: Job, to_state: str, values: dict[str, Any]) -> None:
     """Called by every successful compare-and-set transition. Never raises."""
     try:
         JOB_TRANSITIONS.labels(to_state).inc()
-        if to_state == "in_progress" and "submitted_at" in values:
+        if to_state == Status.IN_PROGRESS and "submitted_at" in values:
             _phase("queued_to_submitted", _seconds(job.created_at, job.submitted_at))
         if to_state in TERMINAL:
             finished = job.finished_at or job.updated_at
@@ -117,17 +118,7 @@ def webhook_attempt(session: Session, job_id: str, outcome: str, at: datetime) -
 
 
 QUEUES = ("submit", "poll", "finalize", "maintenance", "webhooks")
-STATUSES = (
-    "queued",
-    "submitting",
-    "in_progress",
-    "cancelling",
-    "finalizing",
-    "completed",
-    "failed",
-    "cancelled",
-    "incomplete",
-)
+STATUSES: tuple[str, ...] = tuple(Status)
 
 
 def jobs_by_status(session: Session) -> dict[str, int]:
@@ -184,7 +175,7 @@ def sweep_lag_seconds(session: Session, now: datetime | None = None) -> float:
     now = now or utcnow()
     oldest = session.execute(
         select(func.min(Job.next_poll_at)).where(
-            Job.status.in_(list(ACTIVE - {"submitting"})),
+            Job.status.in_(list(ACTIVE - {Status.SUBMITTING})),
             Job.next_poll_at <= now,
             (Job.lease_until.is_(None)) | (Job.lease_until < now),
             Job.deleted_at.is_(None),

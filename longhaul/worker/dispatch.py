@@ -10,19 +10,15 @@ from collections.abc import Iterable
 
 import redis
 
+from longhaul.core.jobs.lifecycle import QUEUE_FOR_STEP, Step
 from longhaul.core.jobs.sweep import QueueState
 
-STEP_TASKS = {
-    "submit": "longhaul.jobs.submit",
-    "poll": "longhaul.jobs.poll",
-    "cancel": "longhaul.jobs.cancel",
-    "finalize": "longhaul.jobs.finalize",
-}
+STEP_TASKS: dict[str, str] = {step: f"longhaul.jobs.{step}" for step in Step}
 POLL_BATCH = "longhaul.jobs.poll_batch"
 # Every step message carries the time it was sent: the sweep reads it off the oldest message in
 # a queue to know which jobs' messages can no longer be waiting there (core/jobs/sweep.py).
 SENT_HEADER = "longhaul_sent"
-STEP_QUEUES = ("submit", "poll", "finalize")
+STEP_QUEUES = tuple(dict.fromkeys(QUEUE_FOR_STEP.values()))
 
 
 def _send(task: str, args: list[object]) -> None:

@@ -21,8 +21,9 @@ from longhaul.core.costs.holds import hold_budget
 from longhaul.core.errors import Conflict, InvalidInput, NotFound
 from longhaul.core.jobs import intake, queries
 from longhaul.core.jobs.cancel import request_cancel
+from longhaul.core.jobs.lifecycle import ACTIVE, Status
 from longhaul.core.jobs.views import NEW_JOB, response_view
-from longhaul.core.models import ACTIVE, Job, Tenant, utcnow
+from longhaul.core.models import Job, Tenant, utcnow
 from longhaul.core.streams.store import delete_events
 from longhaul.core.upstreams.clients import spec_for
 from longhaul.core.upstreams.spec import UpstreamSpec
@@ -128,8 +129,8 @@ def cancel_now(
         enqueue(step, job.id)
     session.refresh(job)
     view = response_view(session, job, link)
-    if job.status == "finalizing" and job.cancel_requested_at and not job.upstream_response_id:
-        view["status"] = "cancelled"  # a queued job's cancel is final at once
+    if job.status == Status.FINALIZING and job.cancel_requested_at and not job.upstream_response_id:
+        view["status"] = Status.CANCELLED  # a queued job's cancel is final at once
     return view
 
 

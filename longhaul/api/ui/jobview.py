@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from longhaul.api.ui import render
+from longhaul.core.jobs.lifecycle import ACTIVE
 from longhaul.core.jobs.views import job_view
-from longhaul.core.models import ACTIVE, Job
+from longhaul.core.models import Job
 from longhaul.core.viewer import browse
 from longhaul.core.webhooks.views import job_deliveries
 

@@ -23,7 +23,7 @@ from longhaul.core.config import get_settings
 from longhaul.core.costs import usage
 from longhaul.core.costs.budgets import month_spend
 from longhaul.core.errors import InvalidInput, NotFound, Unauthorized
-from longhaul.core.models import ACTIVE, TERMINAL
+from longhaul.core.jobs.lifecycle import ACTIVE, TERMINAL
 from longhaul.core.storage import ObjectStream, get_storage
 from longhaul.core.storage.names import content_disposition
 from longhaul.core.viewer import browse, sessions

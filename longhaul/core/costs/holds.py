@@ -25,7 +25,8 @@ from longhaul.core.costs.budgets import check_budget
 from longhaul.core.costs.money import dollars
 from longhaul.core.costs.usage import month_start
 from longhaul.core.errors import BudgetExceeded
-from longhaul.core.models import ACTIVE, Job, Tenant, utcnow
+from longhaul.core.jobs.lifecycle import ACTIVE
+from longhaul.core.models import Job, Tenant, utcnow
 from longhaul.core.models.costs import BudgetHold, TenantMonthSpend
 from longhaul.core.pricing.estimate import Estimate, estimate_max_cost
 

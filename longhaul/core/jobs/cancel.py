@@ -18,8 +18,9 @@ from longhaul.core.jobs.common import (
     release,
     upstream_finished,
 )
+from longhaul.core.jobs.lifecycle import UPSTREAM_TERMINAL, Status
 from longhaul.core.jobs.state import claim, transition
-from longhaul.core.models import TERMINAL, Job, utcnow
+from longhaul.core.models import Job, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +30,11 @@ def request_cancel(session: Session, job: Job) -> Followups:
     Each branch is a compare-and-set; if the job moved on meanwhile, look again."""
     for _ in range(3):
         now = utcnow()
-        if job.status == "queued":
+        if job.status == Status.QUEUED:
             followups = hand_to_finalize(
                 session,
                 job.id,
-                ["queued"],
+                [Status.QUEUED],
                 now=now,
                 reason="cancel_requested",
                 cancel_requested_at=now,
@@ -41,16 +42,16 @@ def request_cancel(session: Session, job: Job) -> Followups:
             )
             if followups:
                 return followups
-        elif job.status == "submitting":
+        elif job.status == Status.SUBMITTING:
             # The submit step sees the flag once the upstream id is stored, and cancels then.
             marked = session.execute(
                 update(Job)
-                .where(Job.id == job.id, Job.status == "submitting")
+                .where(Job.id == job.id, Job.status == Status.SUBMITTING)
                 .values(cancel_requested_at=now)
             ).rowcount  # type: ignore[attr-defined]
             if marked:
                 return []
-        elif job.status == "in_progress":
+        elif job.status == Status.IN_PROGRESS:
             started = start_cancel(session, job, now, commit=False)
             if started:
                 return started
@@ -64,8 +65,8 @@ def start_cancel(session: Session, job: Job, now: datetime, commit: bool = True)
     done = transition(
         session,
         job.id,
-        ["in_progress"],
-        "cancelling",
+        [Status.IN_PROGRESS],
+        Status.CANCELLING,
         now=now,
         cancel_requested_at=job.cancel_requested_at or now,
         next_poll_at=now + timedelta(seconds=5),
@@ -85,7 +86,7 @@ def cancel_job(
 ) -> Followups:
     """Send the upstream cancel; the response's status decides (it may have finished first)."""
     claimed = claim(
-        session, job_id, ["cancelling"], lease_seconds=settings.lease_seconds, token=token
+        session, job_id, [Status.CANCELLING], lease_seconds=settings.lease_seconds, token=token
     )
     if claimed is None:
         return []
@@ -101,7 +102,7 @@ def cancel_job(
         session.commit()
         return []
     body, now = result.body, utcnow()
-    if body.get("status") in TERMINAL:
+    if body.get("status") in UPSTREAM_TERMINAL:
         return upstream_finished(session, job, body, now, owner=owner)
     release(
         session,

@@ -10,13 +10,13 @@ from sqlalchemy import case, func, update
 from sqlalchemy.orm import Session
 
 from longhaul.core.config import Settings
+from longhaul.core.jobs.lifecycle import RUNNING, Status
 from longhaul.core.jobs.policy import PollPolicy, RetryPolicy
 from longhaul.core.jobs.state import transition
 from longhaul.core.models import Job, utcnow
 
 # Follow-up steps ("finalize", "cancel") that the caller enqueues after commit.
 Followups = list[str]
-RUNNING = ("in_progress", "cancelling")
 
 
 def poll_policy(s: Settings) -> PollPolicy:
@@ -51,7 +51,7 @@ def hand_to_finalize(
         session,
         job_id,
         from_states,
-        "finalizing",
+        Status.FINALIZING,
         now=now,
         owned_by=owner,
         reason=reason,

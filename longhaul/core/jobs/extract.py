@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from longhaul.core.jobs.lifecycle import UPSTREAM_TERMINAL, Status
+
 NON_TOOL_ITEMS = frozenset({"message", "reasoning", "compaction", "additional_tools"})
 
 
@@ -30,15 +32,15 @@ def tool_calls(response: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
 
 def final_status(
     upstream_status: str | None, error: dict[str, Any] | None, cancel_requested: bool
-) -> str:
+) -> Status:
     """Longhaul's terminal status. A Longhaul-side error (deadline, submit failure) fails the job
     unless the user asked to cancel it."""
-    if upstream_status in ("completed", "failed", "cancelled", "incomplete"):
+    if upstream_status in UPSTREAM_TERMINAL:
         if error and error.get("code") == "deadline_exceeded":
-            return "failed"
-        return upstream_status
+            return Status.FAILED
+        return Status(upstream_status)
     if cancel_requested and not error:
-        return "cancelled"
+        return Status.CANCELLED
     if error:
-        return "failed"
-    return "cancelled" if cancel_requested else "failed"
+        return Status.FAILED
+    return Status.CANCELLED if cancel_requested else Status.FAILED

@@ -20,6 +20,7 @@ from longhaul.core.costs.ledger import write_ledger
 from longhaul.core.jobs import extract
 from longhaul.core.jobs.common import release
 from longhaul.core.jobs.heartbeat import keep_lease
+from longhaul.core.jobs.lifecycle import Status
 from longhaul.core.jobs.state import claim, transition
 from longhaul.core.models import ToolCall, utcnow
 from longhaul.core.models.artifacts import Artifact
@@ -38,7 +39,7 @@ def finalize_job(
 ) -> str | None:
     """Returns the final status, or None when another run owns or already finished the job."""
     claimed = claim(
-        session, job_id, ["finalizing"], lease_seconds=settings.lease_seconds, token=token
+        session, job_id, [Status.FINALIZING], lease_seconds=settings.lease_seconds, token=token
     )
     if claimed is None:
         return None
@@ -62,14 +63,14 @@ def finalize_job(
         job.upstream_status, job.error, job.cancel_requested_at is not None
     )
     error = job.error
-    if status == "failed" and not error:
+    if status == Status.FAILED and not error:
         error = response.get("error") or {"code": "failed", "message": "The response failed."}
-    if status in ("completed", "incomplete") and not job.error:
+    if status in (Status.COMPLETED, Status.INCOMPLETE) and not job.error:
         error = None
     done = transition(
         session,
         job.id,
-        ["finalizing"],
+        [Status.FINALIZING],
         status,
         now=now,
         owned_by=owner,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from longhaul.core.config import Settings
 from longhaul.core.errors import Conflict, InvalidInput
 from longhaul.core.ids import is_job_id, new_job_id
+from longhaul.core.jobs.lifecycle import Status
 from longhaul.core.jobs.state import history_entry
 from longhaul.core.models import Job, Tenant, utcnow
 from longhaul.core.upstreams import ownership
@@ -143,7 +144,7 @@ def _map_predecessor(session: Session, tenant: Tenant, value: str, param: str) -
             param=param,
             code="previous_response_not_found",
         )
-    if pred.status != "completed" or not pred.upstream_response_id:
+    if pred.status != Status.COMPLETED or not pred.upstream_response_id:
         raise InvalidInput(
             f"Previous response '{value}' is '{pred.status}'; it must be completed before a "
             "follow-up can be queued.",
@@ -202,7 +203,7 @@ def accept(
     values = dict(
         id=job_id,
         tenant_id=tenant.id,
-        status="queued",
+        status=Status.QUEUED,
         model=parsed.model,
         request_body=upstream_body,
         request_hash=digest,
@@ -217,7 +218,7 @@ def accept(
         deadline_at=now + timedelta(seconds=deadline),
         # Safety net: if the immediate submit message is lost, the sweep submits it.
         next_poll_at=now + timedelta(seconds=settings.lease_seconds),
-        state_history=[history_entry("queued", now)],
+        state_history=[history_entry(Status.QUEUED, now)],
         created_at=now,
         updated_at=now,
         possibly_duplicated=False,

@@ -20,13 +20,13 @@ from longhaul.core import failures, metrics, upstream
 from longhaul.core.config import Settings
 from longhaul.core.errors import NotFound
 from longhaul.core.jobs.common import (
-    RUNNING,
     hand_to_finalize,
     next_poll_keeping_wake,
     poll_policy,
     retry_policy,
 )
-from longhaul.core.models import TERMINAL, Job, utcnow
+from longhaul.core.jobs.lifecycle import RUNNING, UPSTREAM_TERMINAL
+from longhaul.core.models import Job, utcnow
 from longhaul.core.upstreams.clients import specs_for
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def poll_jobs(
             handed = _deadline(session, job, owner, result, now)
         elif isinstance(result, BaseException):
             handed = _failed(session, job, owner, result, settings, now, running)
-        elif (status := result.body.get("status")) in TERMINAL:
+        elif (status := result.body.get("status")) in UPSTREAM_TERMINAL:
             handed = bool(
                 hand_to_finalize(
                     session,

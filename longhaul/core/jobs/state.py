@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from longhaul.core import metrics
+from longhaul.core.jobs.lifecycle import check_path
 from longhaul.core.models import Job, utcnow
 
 
@@ -42,13 +43,16 @@ def transition(
 ) -> Job | None:
     """Move ``job_id`` to ``to_state`` only if it is in one of ``from_states`` (and, when given,
     still leased by ``owned_by``). ``via`` records a state passed through on the way (one
-    statement for two moves). Returns the updated job, or None if someone else won."""
+    statement for two moves). Returns the updated job, or None if someone else won. A move the
+    lifecycle table lacks raises ``IllegalTransition`` before anything is written."""
+    from_states = list(from_states)
+    check_path(from_states, *((via, to_state) if via else (to_state,)))
     now = now or utcnow()
     entries = [history_entry(via, now)] if via else []
     entries.append(history_entry(to_state, now, reason=reason))
     stmt = (
         update(Job)
-        .where(Job.id == job_id, Job.status.in_(list(from_states)))
+        .where(Job.id == job_id, Job.status.in_(from_states))
         .values(
             status=to_state,
             updated_at=now,
@@ -82,6 +86,9 @@ def claim(
     only the message carrying it may start, whatever its wait in the queue; without one the job
     must be neither leased nor reserved. The lease gets a fresh owner, so a redelivered copy of
     the same message finds nothing to claim. Returns (job, owner) or None."""
+    statuses = list(statuses)
+    if "status" in values:  # a claim that also moves the job (queued → submitting)
+        check_path(statuses, values["status"])
     now = now or utcnow()
     owner = secrets.token_hex(8)
     until = now + timedelta(seconds=lease_seconds)
@@ -90,7 +97,7 @@ def claim(
     values.setdefault("next_poll_at", until)
     stmt = (
         update(Job)
-        .where(Job.id == job_id, Job.status.in_(list(statuses)), Job.deleted_at.is_(None))
+        .where(Job.id == job_id, Job.status.in_(statuses), Job.deleted_at.is_(None))
         .values(lease_owner=owner, lease_until=until, **values)
         .returning(Job)
         .execution_options(**RETURNED)

@@ -19,8 +19,9 @@ from longhaul.core.jobs.common import (
     poll_policy,
     retry_policy,
 )
+from longhaul.core.jobs.lifecycle import UPSTREAM_TERMINAL, Status
 from longhaul.core.jobs.state import appended_history, claim, history_entry, transition
-from longhaul.core.models import TERMINAL, Job, utcnow
+from longhaul.core.models import Job, utcnow
 from longhaul.core.streams.policy import relay_creates
 
 log = logging.getLogger(__name__)
@@ -50,14 +51,14 @@ def submit_job(
     claimed = claim(
         session,
         job_id,
-        ["queued"],
+        [Status.QUEUED],
         lease_seconds=settings.lease_seconds,
         token=token,
         now=now,
         only_if=Job.deadline_at > now,
-        status="submitting",
+        status=Status.SUBMITTING,
         submit_attempts=Job.submit_attempts + 1,
-        state_history=appended_history(history_entry("submitting", now)),
+        state_history=appended_history(history_entry(Status.SUBMITTING, now)),
         updated_at=now,
     )
     if claimed is None:
@@ -77,14 +78,14 @@ def submit_job(
         submitted_at=now,
         service_tier=body.get("service_tier"),
     )
-    if status in TERMINAL:  # finished at once: straight to finalize, one statement
+    if status in UPSTREAM_TERMINAL:  # finished at once: straight to finalize, one statement
         return hand_to_finalize(
             session,
             job_id,
-            ["submitting"],
+            [Status.SUBMITTING],
             now=now,
             owner=owner,
-            via="in_progress",
+            via=Status.IN_PROGRESS,
             response_body=body,
             upstream_finished_at=now,
             **created,
@@ -93,8 +94,8 @@ def submit_job(
     running = transition(
         session,
         job_id,
-        ["submitting"],
-        "in_progress",
+        [Status.SUBMITTING],
+        Status.IN_PROGRESS,
         now=now,
         owned_by=owner,
         next_poll_at=now + timedelta(seconds=delay),
@@ -110,14 +111,14 @@ def submit_job(
 
 def _past_deadline_before_submit(session: Session, job_id: str, now: datetime) -> Followups:
     job = session.get(Job, job_id)
-    if job is None or job.status != "queued" or job.deadline_at > now:
+    if job is None or job.status != Status.QUEUED or job.deadline_at > now:
         return []
     err = {
         "code": "deadline_exceeded",
         "message": "The job's deadline passed before it could be submitted upstream.",
         "type": "timeout",
     }
-    return hand_to_finalize(session, job_id, ["queued"], now=now, reason="deadline", error=err)
+    return hand_to_finalize(session, job_id, [Status.QUEUED], now=now, reason="deadline", error=err)
 
 
 def _submit_failed(
@@ -133,8 +134,8 @@ def _submit_failed(
         requeued = transition(
             session,
             job.id,
-            ["submitting"],
-            "queued",
+            [Status.SUBMITTING],
+            Status.QUEUED,
             now=now,
             owned_by=owner,
             reason=str(info.error.get("code")),
@@ -148,14 +149,14 @@ def _submit_failed(
         if requeued is not None and requeued.cancel_requested_at is not None:
             # Cancelled while this attempt was in flight: it never reached upstream; stop here.
             return hand_to_finalize(
-                session, job.id, ["queued"], now=now, reason="cancel_requested", error=None
+                session, job.id, [Status.QUEUED], now=now, reason="cancel_requested", error=None
             )
         return []
     log.warning("submit %s: failed permanently: %s", job.id, info.error)
     return hand_to_finalize(
         session,
         job.id,
-        ["submitting"],
+        [Status.SUBMITTING],
         now=now,
         owner=owner,
         reason="submit_failed",

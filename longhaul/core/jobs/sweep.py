@@ -20,17 +20,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from longhaul.core.jobs.state import history_entry
-from longhaul.core.models import ACTIVE, Job, utcnow
-
-# What the sweep sends for a due job in each state, and the queue that message waits in.
-STEP_FOR_STATUS = {
-    "queued": "submit",
-    "in_progress": "poll",
-    "cancelling": "cancel",
-    "finalizing": "finalize",
-}
-QUEUE_FOR_STEP = {"submit": "submit", "poll": "poll", "cancel": "poll", "finalize": "finalize"}
+from longhaul.core.jobs.lifecycle import ACTIVE, QUEUE_FOR_STEP, STEP_FOR_STATUS, Status, Step
+from longhaul.core.jobs.state import transition
+from longhaul.core.models import Job, utcnow
 
 
 @dataclass(frozen=True)
@@ -85,7 +77,7 @@ def claim_due(
     for status, step in STEP_FOR_STATUS.items():
         queue = QUEUE_FOR_STEP[step]
         horizon = admission.horizon(queue, now) if admission else now
-        if step == "poll":
+        if step == Step.POLL:
             batch = admission.poll_batch if admission else budget
             messages = admission.room(queue) if admission else 1
         else:
@@ -111,7 +103,7 @@ def _claimable(status: str, now: datetime, horizon: datetime) -> ColumnElement[b
     have one (intake's submit, a hand-over to finalize, an earlier sweep), so it must predate the
     queue's horizon."""
     free = or_(Job.lease_until.is_(None), Job.lease_until < now)
-    if status == "in_progress":
+    if status == Status.IN_PROGRESS:
         unsent = or_(Job.lease_owner.is_(None), Job.next_poll_at < horizon)
         return and_(Job.next_poll_at <= now, free, unsent)
     return and_(Job.next_poll_at <= min(now, horizon), free)
@@ -152,27 +144,30 @@ def reconcile(session: Session, *, lease_seconds: int, now: datetime | None = No
     now = now or utcnow()
     stuck = (
         session.execute(
-            select(Job)
-            .where(Job.status == "submitting", Job.lease_until < now)
+            select(Job.id)
+            .where(Job.status == Status.SUBMITTING, Job.lease_until < now)
             .with_for_update(skip_locked=True)
         )
         .scalars()
         .all()
     )
-    for job in stuck:
-        job.status = "queued"
-        job.possibly_duplicated = True
-        job.next_poll_at = now
-        job.lease_until = None
-        job.lease_owner = None
-        job.state_history = [
-            *job.state_history,
-            history_entry("queued", now, reason="submit_interrupted"),
-        ]
+    for job_id in stuck:  # rows locked above: the compare-and-set cannot lose
+        transition(
+            session,
+            job_id,
+            [Status.SUBMITTING],
+            Status.QUEUED,
+            now=now,
+            reason="submit_interrupted",
+            possibly_duplicated=True,
+            next_poll_at=now,
+            lease_until=None,
+            lease_owner=None,
+        )
     orphans = session.execute(  # type: ignore[attr-defined]
         update(Job)
         .where(
-            Job.status.in_(list(ACTIVE - {"submitting"})),
+            Job.status.in_(list(ACTIVE - {Status.SUBMITTING})),
             Job.next_poll_at.is_(None),
             Job.deleted_at.is_(None),
         )

@@ -12,19 +12,12 @@ from sqlalchemy.orm import Session
 from longhaul.core.artifacts.service import artifact_summaries_by_job
 from longhaul.core.costs.holds import hold_view
 from longhaul.core.costs.ledger import call_cost, summarize_lines
+from longhaul.core.jobs.lifecycle import RESPONSE_STATUS, Status
 from longhaul.core.models import Job, ToolCall
 from longhaul.core.models.costs import LedgerLine
 from longhaul.core.streams.progress import job_progress
 from longhaul.schemas.jobs import BudgetHoldView, JobDetail, JobSummary, ToolCallView
 from longhaul.schemas.responses import DEFAULT_TEXT, ResponseError, ResponseObject
-
-RESPONSE_STATUS = {
-    "queued": "queued",
-    "submitting": "queued",
-    "in_progress": "in_progress",
-    "cancelling": "in_progress",
-    "finalizing": "in_progress",
-}
 
 
 @dataclass(frozen=True)
@@ -176,14 +169,14 @@ def build_response(
     body["metadata"] = job.job_metadata or {}
     if job.previous_job_id:
         body["previous_response_id"] = job.previous_job_id
-    if job.status == "failed" and job.error:  # the upstream's error, or Longhaul's own
+    if job.status == Status.FAILED and job.error:  # the upstream's error, or Longhaul's own
         body["error"] = ResponseError.of(job.error)
     body["longhaul"] = {
         "job_status": job.status,
         "upstream_response_id": job.upstream_response_id,
         "upstream_status": job.upstream_status,
         "possibly_duplicated": job.possibly_duplicated,
-        "error": job.error if job.status == "failed" else None,
+        "error": job.error if job.status == Status.FAILED else None,
         "cost": extras.cost,
         "artifacts": extras.artifacts,
     }

@@ -2,18 +2,8 @@
 
 from longhaul.core.models import artifacts, costs, objects, streams, webhooks  # noqa: F401
 from longhaul.core.models.base import Base, utcnow
-from longhaul.core.models.jobs import ACTIVE, TERMINAL, Job, ToolCall
+from longhaul.core.models.jobs import Job, ToolCall
 from longhaul.core.models.tenants import ApiKey, Tenant
 from longhaul.core.models.upstreams import Upstream
 
-__all__ = [
-    "ACTIVE",
-    "TERMINAL",
-    "ApiKey",
-    "Base",
-    "Job",
-    "Tenant",
-    "ToolCall",
-    "Upstream",
-    "utcnow",
-]
+__all__ = ["ApiKey", "Base", "Job", "Tenant", "ToolCall", "Upstream", "utcnow"]

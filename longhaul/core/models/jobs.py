@@ -20,10 +20,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from longhaul.core.jobs.lifecycle import ACTIVE, TERMINAL
 from longhaul.core.models.base import Base, Timestamped, utcnow
 
-TERMINAL = frozenset({"completed", "failed", "cancelled", "incomplete"})
-ACTIVE = frozenset({"queued", "submitting", "in_progress", "cancelling", "finalizing"})
+__all__ = ["ACTIVE", "TERMINAL", "Job", "ToolCall"]
+
 
 
 class Job(Timestamped, Base):

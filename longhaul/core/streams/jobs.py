@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 from longhaul.core.config import Settings
 from longhaul.core.jobs import submit
 from longhaul.core.jobs.common import Followups, poll_policy
+from longhaul.core.jobs.lifecycle import ACTIVE, RESPONSE_STATUS, RUNNING, TERMINAL, Status
 from longhaul.core.jobs.state import claim, transition
 from longhaul.core.jobs.views import response_view
-from longhaul.core.models import ACTIVE, TERMINAL, Job, utcnow
+from longhaul.core.models import Job, utcnow
 from longhaul.core.models.streams import JobStream
 from longhaul.core.streams import store
 
@@ -65,7 +66,7 @@ def discover(session: Session, settings: Settings, limit: int = 200) -> int:
     opened = 0
     for job in jobs:
         view = response_view(session, job, link(settings))
-        view["status"] = "queued"
+        view["status"] = RESPONSE_STATUS[Status.QUEUED]
         opened += store.open_stream(session, job, view)
     return opened
 
@@ -135,19 +136,19 @@ def begin_create(
     the upstream body and the job lease, or None if it is not this relay's to create now."""
     now = utcnow()
     job = session.get(Job, job_id)
-    if job is None or job.status != "queued":
+    if job is None or job.status != Status.QUEUED:
         return None
     if job.submit_attempts and job.next_poll_at and job.next_poll_at > now:
         return None  # a retry waits for its backoff
-    claimed = claim(session, job_id, ["queued"], lease_seconds=settings.lease_seconds, now=now)
+    claimed = claim(session, job_id, [Status.QUEUED], lease_seconds=settings.lease_seconds, now=now)
     if claimed is None:
         return None
     queued, owner = claimed
     started = transition(
         session,
         job_id,
-        ["queued"],
-        "submitting",
+        [Status.QUEUED],
+        Status.SUBMITTING,
         now=now,
         owned_by=owner,
         submit_attempts=queued.submit_attempts + 1,
@@ -170,8 +171,8 @@ def created(
     running = transition(
         session,
         job_id,
-        ["submitting"],
-        "in_progress",
+        [Status.SUBMITTING],
+        Status.IN_PROGRESS,
         now=now,
         owned_by=owner,
         upstream_response_id=response.get("id"),
@@ -204,7 +205,7 @@ def wake(session: Session, job_id: str) -> None:
     """A terminal stream event: poll the job now rather than at its next scheduled poll."""
     session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status.in_(["in_progress", "cancelling"]))
+        .where(Job.id == job_id, Job.status.in_(RUNNING))
         .values(next_poll_at=utcnow())
     )
 

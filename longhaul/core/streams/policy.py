@@ -6,6 +6,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from longhaul.core.config import Settings
+from longhaul.core.jobs.lifecycle import Status
 from longhaul.core.models import Job, utcnow
 
 
@@ -20,7 +21,7 @@ def relay_creates(session: Session, job_id: str, settings: Settings, token: str 
     ``relay_grace_seconds`` with no relay, submit creates it as usual: the relay attaches
     later, or the job has no live events but still completes."""
     job = session.get(Job, job_id)
-    if job is None or job.status != "queued" or not wants_stream(job, settings):
+    if job is None or job.status != Status.QUEUED or not wants_stream(job, settings):
         return False
     if (utcnow() - job.created_at).total_seconds() >= settings.relay_grace_seconds:
         return False

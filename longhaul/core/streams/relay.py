@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from longhaul.core import upstream
 from longhaul.core.config import Settings
 from longhaul.core.db import session_scope
+from longhaul.core.jobs.lifecycle import RUNNING, Status
 from longhaul.core.streams import fanout, store
 from longhaul.core.streams import jobs as stream_jobs
 from longhaul.core.upstreams.clients import spec_for_job
@@ -197,16 +198,16 @@ class Relay:
                     return
                 stream.template = info.template
                 outcome = "wait"
-                running = info.status in ("in_progress", "cancelling")
-                if info.status == "queued":
+                running = info.status in RUNNING
+                if info.status == Status.QUEUED:
                     outcome = await self._create(stream)
-                elif info.status != "submitting" and info.upstream_response_id:
+                elif info.status != Status.SUBMITTING and info.upstream_response_id:
                     # Also once the job has ended: the upstream replays what we have not
                     # stored yet, up to its terminal event (or refuses: then polling).
                     outcome = await self._attach(stream, info.upstream_response_id)
                     if not running and (outcome == "reconnect" or failures >= 4):
                         outcome = "ended"
-                elif info.status != "submitting":
+                elif info.status != Status.SUBMITTING:
                     outcome = "ended"  # ended before it reached upstream
                 if outcome in ("terminal", "ended"):
                     await self._to_polling(stream, None)

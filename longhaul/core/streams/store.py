@@ -17,15 +17,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from longhaul.core.config import Settings
+from longhaul.core.jobs.lifecycle import TERMINAL
 from longhaul.core.models import Job, utcnow
 from longhaul.core.models.streams import JobEvent, JobStream
 
-FINAL_TYPES = {
-    "completed": "response.completed",
-    "failed": "response.failed",
-    "incomplete": "response.incomplete",
-    "cancelled": "response.cancelled",  # Longhaul's own: OpenAI has no cancel stream event
-}
+# ``response.cancelled`` is Longhaul's own: OpenAI has no cancel stream event.
+FINAL_TYPES: dict[str, str] = {status: f"response.{status}" for status in TERMINAL}
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from longhaul.core.config import Settings
 from longhaul.core.errors import Conflict, InvalidInput, NotFound
 from longhaul.core.ids import new_id
-from longhaul.core.models import ACTIVE, Job, Tenant, Upstream
+from longhaul.core.jobs.lifecycle import ACTIVE
+from longhaul.core.models import Job, Tenant, Upstream
 from longhaul.core.models.upstreams import AUTH_STYLES, KINDS
 from longhaul.core.upstreams.secrets import SecretBox
 from longhaul.core.upstreams.spec import UpstreamSpec, split_base_url

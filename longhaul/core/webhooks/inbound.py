@@ -16,7 +16,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from longhaul.core.errors import InvalidInput
-from longhaul.core.models import ACTIVE, Job, utcnow
+from longhaul.core.jobs.lifecycle import ACTIVE
+from longhaul.core.models import Job, utcnow
 from longhaul.core.models.webhooks import InboundWebhook
 
 log = logging.getLogger(__name__)

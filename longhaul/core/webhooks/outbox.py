@@ -20,18 +20,14 @@ from sqlalchemy.orm import Session
 
 from longhaul.core.config import get_settings
 from longhaul.core.ids import new_id
+from longhaul.core.jobs.lifecycle import TERMINAL
 from longhaul.core.models import Job, utcnow
 from longhaul.core.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from longhaul.core.webhooks.policy import first_attempt_at
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = {
-    "completed": "response.completed",
-    "failed": "response.failed",
-    "cancelled": "response.cancelled",
-    "incomplete": "response.incomplete",
-}
+EVENT_TYPES: dict[str, str] = {status: f"response.{status}" for status in TERMINAL}
 # A tenant's monthly spend reached a budget fraction (core/costs/alerts.py); tied to the job
 # whose cost crossed it, delivered to subscribed tenant endpoints only.
 BUDGET_THRESHOLD_REACHED = "budget.threshold_reached"

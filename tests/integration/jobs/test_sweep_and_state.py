@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy.orm import Session
 
 from longhaul.core.db import session_factory
+from longhaul.core.jobs.lifecycle import IllegalTransition
 from longhaul.core.jobs.state import claim, transition
 from longhaul.core.jobs.sweep import claim_due, reconcile
 from longhaul.core.models import Job, utcnow
@@ -71,6 +73,16 @@ def test_transition_is_compare_and_set_and_stamps_history(session: Session, tena
     assert job.state_history[-1]["status"] == "submitting"
     assert job.state_history[-1]["reason"] == "test"
     assert len(job.state_history) == 1
+
+
+def test_transition_refuses_a_move_the_lifecycle_lacks(session: Session, tenant: Any) -> None:
+    job = make_job(session, tenant, status="in_progress")
+    with pytest.raises(IllegalTransition):  # a finished job is only ever written by finalize
+        transition(session, job.id, ["in_progress"], "completed")
+    with pytest.raises(IllegalTransition):
+        claim(session, job.id, ["in_progress"], lease_seconds=60, status="queued")
+    session.refresh(job)
+    assert job.status == "in_progress" and job.lease_owner is None and job.state_history == []
 
 
 def test_reconcile_requeues_interrupted_submit_and_flags_duplicate(
