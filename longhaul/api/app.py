@@ -13,9 +13,8 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode
 
-from longhaul.api import errors
+from longhaul.api import errors, publisher
 from longhaul.api.db import size_thread_pool
-from longhaul.api.dispatch import quiet_publisher
 from longhaul.api.middleware import BodySizeLimit
 from longhaul.core.auth import TenantCache
 from longhaul.core.config import get_settings
@@ -42,7 +41,7 @@ def create_app() -> FastAPI:
     )
     app.state.tenants = TenantCache(settings.auth_cache_seconds)
     app.state.tenant_lookups = {}  # key hash → the lookup in flight (deps.current_tenant)
-    quiet_publisher()
+    publisher.install(settings)  # work queued in a request leaves after its commit
     errors.install(app)
     # HTTP metrics (requests, latency, sizes by route template), served by our own /metrics.
     Instrumentator(

@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from longhaul.core import messages
 from longhaul.core.jobs.lifecycle import ACTIVE, TERMINAL, Status
 from longhaul.core.models import Job, utcnow
 
@@ -117,7 +118,6 @@ def webhook_attempt(session: Session, job_id: str, outcome: str, at: datetime) -
         log.debug("webhook metric failed", exc_info=True)
 
 
-QUEUES = ("submit", "poll", "finalize", "maintenance", "webhooks")
 STATUSES: tuple[str, ...] = tuple(Status)
 
 
@@ -133,7 +133,7 @@ def jobs_by_status(session: Session) -> dict[str, int]:
 def queue_depths(redis: Any) -> dict[str, int]:
     """Messages waiting per Celery queue (kombu keeps priority sub-lists) plus the unacked set."""
     depths = {}
-    for queue in QUEUES:
+    for queue in messages.QUEUES:
         keys = [queue] + [f"{queue}\x06\x16{p}" for p in (3, 6, 9)]
         depths[queue] = sum(int(redis.llen(k)) for k in keys)
     depths["unacked"] = int(redis.hlen("unacked"))

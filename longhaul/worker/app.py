@@ -10,34 +10,22 @@ from celery import Celery
 from celery.signals import worker_process_init
 from kombu import Queue
 
+from longhaul.core import messages
 from longhaul.core.config import get_settings
+from longhaul.worker.dispatch import send_messages
 
 TASK_MODULES = (
     "longhaul.worker.tasks.jobs",
     "longhaul.worker.tasks.maintenance",
     "longhaul.worker.tasks.webhooks",
 )
-QUEUES = ("submit", "poll", "finalize", "maintenance", "webhooks")
 
 
 def create_celery() -> Celery:
     s = get_settings()
-    transport = {
-        "visibility_timeout": s.visibility_timeout,
-        "socket_timeout": 10,
-        "socket_connect_timeout": 5,
-        "socket_keepalive": True,
-        "health_check_interval": 25,
-        "unacked_restore_interval": 10,
-        "unacked_restore_throttle": 1,
-    }
     app = Celery("longhaul", broker=s.redis_url, include=list(TASK_MODULES))
     app.conf.update(
-        task_serializer="json",
-        accept_content=["json"],
-        result_serializer="json",
-        task_ignore_result=True,
-        broker_transport_options=transport,
+        **messages.celery_options(s),  # what the API's publisher shares
         result_backend_transport_options={"visibility_timeout": s.visibility_timeout},
         visibility_timeout=s.visibility_timeout,
         task_acks_late=True,
@@ -49,30 +37,12 @@ def create_celery() -> Celery:
         worker_enable_soft_shutdown_on_idle=True,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         # Events for Flower from the steps that do work; none from the 1 s ticks (their tasks
-        # say send_events=False) and no extra "sent" event per message.
+        # say send_events=False).
         worker_send_task_events=True,
-        task_send_sent_event=False,
         broker_connection_retry_on_startup=True,
-        # A publish must not hang a request: a few quick retries, then the sweep takes over.
-        task_publish_retry_policy={
-            "max_retries": 3,
-            "interval_start": 0,
-            "interval_step": 0.2,
-            "interval_max": 0.5,
-        },
         task_time_limit=600,
         task_soft_time_limit=540,
-        task_default_queue="maintenance",
-        task_queues=[Queue(q) for q in QUEUES],
-        task_routes={
-            "longhaul.jobs.submit": {"queue": "submit"},
-            "longhaul.jobs.poll": {"queue": "poll"},
-            "longhaul.jobs.poll_batch": {"queue": "poll"},
-            "longhaul.jobs.cancel": {"queue": "poll"},
-            "longhaul.jobs.finalize": {"queue": "finalize"},
-            "longhaul.webhooks.*": {"queue": "webhooks"},
-            "longhaul.maintenance.*": {"queue": "maintenance"},
-        },
+        task_queues=[Queue(q) for q in messages.QUEUES],
         beat_max_loop_interval=5,
         redbeat_redis_url=s.redis_url,
         redbeat_lock_timeout=30,
@@ -104,6 +74,7 @@ def create_celery() -> Celery:
 
 
 app = create_celery()
+messages.install(send_messages)
 
 
 @worker_process_init.connect

@@ -1,39 +1,27 @@
-"""Sending steps, always after the transaction that made them due has committed, and reading
-the step queues back from the broker for the sweep's admission control."""
+"""The worker's sender (``core.messages`` calls it after each commit) and the step queues read
+back from the broker for the sweep's admission control."""
 
 from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 import redis
 
-from longhaul.core.jobs.lifecycle import QUEUE_FOR_STEP, Step
+from longhaul.core import messages
+from longhaul.core.jobs.lifecycle import QUEUE_FOR_STEP
 from longhaul.core.jobs.sweep import QueueState
+from longhaul.core.messages import SENT_HEADER, Message
 
-STEP_TASKS: dict[str, str] = {step: f"longhaul.jobs.{step}" for step in Step}
-POLL_BATCH = "longhaul.jobs.poll_batch"
-# Every step message carries the time it was sent: the sweep reads it off the oldest message in
-# a queue to know which jobs' messages can no longer be waiting there (core/jobs/sweep.py).
-SENT_HEADER = "longhaul_sent"
 STEP_QUEUES = tuple(dict.fromkeys(QUEUE_FOR_STEP.values()))
 
 
-def _send(task: str, args: list[object]) -> None:
+def send_messages(batch: Sequence[Message]) -> None:
     from longhaul.worker.app import app
 
-    app.send_task(task, args=args, headers={SENT_HEADER: time.time()})
-
-
-def send_followups(steps: Iterable[str], job_id: str, token: str | None = None) -> None:
-    for step in steps:
-        _send(STEP_TASKS[step], [job_id, token])
-
-
-def send_poll_batch(job_ids: list[str], token: str) -> None:
-    _send(POLL_BATCH, [job_ids, token])
+    for message in batch:
+        app.send_task(message.task, args=list(message.args), headers=messages.headers())
 
 
 def queue_states() -> dict[str, QueueState]:

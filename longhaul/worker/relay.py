@@ -1,6 +1,6 @@
 """`longhaul relay`: the asyncio process that holds upstream event streams (never a Celery pool
-slot). The logic is ``core.streams.relay``; this adapter wires it to Celery for follow-ups
-(a terminal stream event sends the job's poll at once) and to the process's signals."""
+slot). The logic is ``core.streams.relay``; this adapter installs the Celery sender (a terminal
+stream event sends the job's poll at once, after its commit) and handles the signals."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import signal
 
 from longhaul.core.config import get_settings
 from longhaul.core.streams.relay import Relay
-from longhaul.worker.dispatch import send_followups
+from longhaul.worker import app as _celery_app  # noqa: F401  installs the message sender
 
 log = logging.getLogger("longhaul.relay")
 
@@ -24,7 +24,7 @@ def run_relay() -> int:
 
 async def _main() -> None:
     settings = get_settings()
-    relay = Relay(settings, followup=lambda step, job_id: send_followups([step], job_id))
+    relay = Relay(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

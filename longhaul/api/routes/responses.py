@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from longhaul.api.db import autocommit_session, in_thread, run_db, sessions
 from longhaul.api.deps import TenantDep
-from longhaul.api.dispatch import enqueue
 from longhaul.api.errors import documented
 from longhaul.api.links import base_url
 from longhaul.api.streaming import event_stream, wants_event_stream
@@ -77,12 +76,11 @@ def _create(raw: bytes, tenant: Tenant, idempotency_key: str | None, link: str) 
         )
         if accepted.created and budgeted:  # 402 (nothing stored) when its maximum cost won't fit
             hold_budget(session, tenant, accepted.job)
-        session.commit()
+        session.commit()  # a new job's submit message leaves after this commit
         if not accepted.created:  # a replay shows the job as it is now
             view = response_view(session, accepted.job, link)
             return JSONResponse(view, headers={"Idempotent-Replayed": "true"})
     # The connection is back in the pool; the new row is all the view needs.
-    enqueue("submit", accepted.job.id)
     return JSONResponse(response_view(session, accepted.job, link, extras=NEW_JOB))
 
 
@@ -121,12 +119,10 @@ async def cancel_response(response_id: str, request: Request, tenant: TenantDep)
 def cancel_now(
     session: Session, tenant: Tenant, response_id: str, link: str | None
 ) -> dict[str, Any]:
-    """Request the cancel, commit, send the follow-ups, return the Response view."""
+    """Request the cancel, commit (its follow-up leaves then), return the Response view."""
     job = queries.get_for_tenant(session, tenant, response_id)
-    followups = request_cancel(session, job)
-    session.commit()
-    for step in followups:
-        enqueue(step, job.id)
+    request_cancel(session, job)
+    session.commit()  # the next step's message leaves after this commit
     session.refresh(job)
     view = response_view(session, job, link)
     if job.status == Status.FINALIZING and job.cancel_requested_at and not job.upstream_response_id:

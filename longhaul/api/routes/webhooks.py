@@ -44,11 +44,7 @@ async def openai_webhook(request: Request, session: SessionDep) -> InboundReceip
 
 def _wake_job(session: Session, raw: bytes, headers: dict[str, str]) -> str | None:
     job_id = handle_openai_webhook(session, raw, headers, get_settings().openai_webhook_secret)
-    session.commit()  # the poll task must never run before the wake-up is committed
-    if job_id is not None:
-        from longhaul.worker.app import app as celery_app
-
-        celery_app.send_task("longhaul.jobs.poll", args=[job_id])
+    session.commit()  # the job's poll leaves after this commit
     return job_id
 
 
@@ -70,11 +66,8 @@ def list_deliveries(job_id: str, session: SessionDep, tenant: TenantDep) -> Deli
 )
 def redeliver_job(job_id: str, session: SessionDep, tenant: TenantDep) -> Deliveries:
     job = queries.get_for_tenant(session, tenant, job_id)
-    ids = redeliver(session, job)
-    session.commit()
-    from longhaul.worker.tasks.webhooks import send_deliveries
-
-    send_deliveries(ids)
+    redeliver(session, job)
+    session.commit()  # the deliveries leave after this commit
     return Deliveries(data=build_deliveries(session, job.id))
 
 

@@ -1,7 +1,8 @@
 """Archive a finished job's files and describe them (the finalize step and the job views).
 
-``archive_job_artifacts`` runs outside finalize's final transaction: it commits one artifact at
-a time, so a crash keeps what was already stored and a re-run resumes where it stopped. Rows are
+``archive_job_artifacts`` runs outside finalize's final transaction: it checkpoints (commits,
+through finalize's driver) one artifact at a time, so a crash keeps what was already stored and
+a re-run resumes where it stopped. Rows are
 unique per (job, source) and ids and storage keys are derived from that pair, so a re-run never
 creates a second row or object; rows already in a final state are not fetched again.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -62,6 +64,7 @@ def archive_job_artifacts(
     upstream: openai.OpenAI,
     storage: Storage | None = None,
     settings: Settings | None = None,
+    checkpoint: Callable[[], None] | None = None,
 ) -> ArchiveResult:
     """Fetch every file the response produced into storage; record one row per source."""
     settings = settings or get_settings()
@@ -81,8 +84,9 @@ def archive_job_artifacts(
     if not sources:
         return result
 
+    commit = checkpoint or session.commit  # finalize's driver commits each file as it lands
     rows = _ensure_rows(session, job, sources)
-    session.commit()
+    commit()
     stored_total = _stored_bytes(session, job.id)
     for source in sources:
         row = rows[source.key]
@@ -97,7 +101,7 @@ def archive_job_artifacts(
                 stored_total,
                 result.unlisted_containers.get(source.container_id or ""),
             )
-            session.commit()
+            commit()
         result.counts[row.status] = result.counts.get(row.status, 0) + 1
     log.info("job %s: artifacts %s", job.id, result.counts)
     return result

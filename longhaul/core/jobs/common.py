@@ -1,5 +1,6 @@
 """What submit, poll and cancel share: the policies built from settings, and the two ways a step
-ends (hand the job to finalize, or release its lease with the next due time)."""
+ends (hand the job to finalize, or release its lease with the next due time). Nothing here
+commits: the step's driver does (``driver.drive``), and queued messages leave after it."""
 
 from __future__ import annotations
 
@@ -9,14 +10,12 @@ from typing import Any
 from sqlalchemy import case, func, update
 from sqlalchemy.orm import Session
 
+from longhaul.core import messages
 from longhaul.core.config import Settings
-from longhaul.core.jobs.lifecycle import RUNNING, Status
+from longhaul.core.jobs.lifecycle import RUNNING, Status, Step
 from longhaul.core.jobs.policy import PollPolicy, RetryPolicy
 from longhaul.core.jobs.state import transition
 from longhaul.core.models import Job, utcnow
-
-# Follow-up steps ("finalize", "cancel") that the caller enqueues after commit.
-Followups = list[str]
 
 
 def poll_policy(s: Settings) -> PollPolicy:
@@ -41,12 +40,11 @@ def hand_to_finalize(
     now: datetime,
     owner: str | None = None,
     reason: str | None = None,
-    commit: bool = True,
     **values: Any,
-) -> Followups:
-    """Move the job to ``finalizing`` and commit (unless the caller commits a batch); the caller
-    then sends ``finalize``. Should that message be lost, ``next_poll_at`` lets the sweep send it
-    again in 30 s (once the finalize queue holds nothing older)."""
+) -> bool:
+    """Move the job to ``finalizing`` and queue ``finalize`` for after the commit. Should that
+    message be lost, ``next_poll_at`` lets the sweep send it again in 30 s (once the finalize
+    queue holds nothing older)."""
     done = transition(
         session,
         job_id,
@@ -60,14 +58,15 @@ def hand_to_finalize(
         lease_owner=None,
         **values,
     )
-    if commit:
-        session.commit()
-    return ["finalize"] if done else []
+    if done is None:
+        return False
+    messages.send_after_commit(session, messages.step(Step.FINALIZE, job_id))
+    return True
 
 
 def upstream_finished(
     session: Session, job: Job, body: dict[str, Any], now: datetime, owner: str | None = None
-) -> Followups:
+) -> bool:
     """The upstream response is terminal: keep it and hand the job to finalize."""
     return hand_to_finalize(
         session,

@@ -5,6 +5,8 @@ side effect has a unique key."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -13,20 +15,118 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from longhaul.core.artifacts.service import archive_job_artifacts
+from longhaul.core import messages
+from longhaul.core.artifacts.service import ArchiveResult, archive_job_artifacts
 from longhaul.core.artifacts.sources import code_interpreter_containers, find_sources
 from longhaul.core.config import Settings
 from longhaul.core.costs.ledger import write_ledger
 from longhaul.core.jobs import extract
 from longhaul.core.jobs.common import release
+from longhaul.core.jobs.driver import drive
 from longhaul.core.jobs.heartbeat import keep_lease
 from longhaul.core.jobs.lifecycle import Status
 from longhaul.core.jobs.state import claim, transition
-from longhaul.core.models import ToolCall, utcnow
+from longhaul.core.models import Job, ToolCall, utcnow
 from longhaul.core.models.artifacts import Artifact
-from longhaul.core.webhooks.outbox import record_final_event
+from longhaul.core.webhooks.outbox import pending_delivery_ids, record_final_event
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    job: Job
+    owner: str
+    response: dict[str, Any]
+
+
+class Finalize:
+    """Archive the job's files (one checkpoint per file), then write its end in one
+    transaction. Returns the final status, or None when another run owns or finished it, or
+    files failed and the job comes back later."""
+
+    def __init__(
+        self, job_id: str, *, client: openai.OpenAI, settings: Settings, token: str | None
+    ) -> None:
+        self.job_id, self.client, self.settings, self.token = job_id, client, settings, token
+        self.session: Session | None = None
+
+    def claim(self, session: Session) -> Claimed | None:
+        self.session = session  # the archive writes its rows through the driver's session
+        claimed = claim(
+            session,
+            self.job_id,
+            [Status.FINALIZING],
+            lease_seconds=self.settings.lease_seconds,
+            token=self.token,
+        )
+        if claimed is None:
+            return None
+        job, owner = claimed
+        return Claimed(job, owner, job.response_body or {})
+
+    def calls_out(self, claimed: Claimed) -> bool:
+        return has_files(claimed.response)
+
+    def call(self, claimed: Claimed, checkpoint: Callable[[], None]) -> ArchiveResult | None:
+        if not has_files(claimed.response):
+            return None
+        assert self.session is not None
+        with keep_lease(claimed.job.id, claimed.owner, self.settings.lease_seconds):
+            return archive_job_artifacts(
+                self.session,
+                claimed.job,
+                claimed.response,
+                upstream=self.client,
+                checkpoint=checkpoint,
+            )
+
+    def record(
+        self, session: Session, claimed: Claimed, archived: ArchiveResult | None
+    ) -> str | None:
+        job, owner, response = claimed.job, claimed.owner, claimed.response
+        failed = archived is not None and archived.counts.get("failed")
+        if failed and _retry_artifacts_later(session, job.id, owner, self.settings):
+            return None
+        now = utcnow()
+        status = extract.final_status(
+            job.upstream_status, job.error, job.cancel_requested_at is not None
+        )
+        error = job.error
+        if status == Status.FAILED and not error:
+            error = response.get("error") or {"code": "failed", "message": "The response failed."}
+        if status in (Status.COMPLETED, Status.INCOMPLETE) and not job.error:
+            error = None
+        # The compare-and-set first: a run that lost it writes nothing else.
+        done = transition(
+            session,
+            job.id,
+            [Status.FINALIZING],
+            status,
+            now=now,
+            owned_by=owner,
+            output_text=extract.output_text(response) if response else None,
+            usage=response.get("usage"),
+            error=error,
+            finished_at=now,
+            next_poll_at=None,
+            lease_until=None,
+            lease_owner=None,
+        )
+        if done is None:
+            return None
+        _record_tool_calls(session, job.id, response)
+        if response:
+            write_ledger(session, done, response)
+        record_final_event(session, done)
+        # The webhook goes out now rather than at the next delivery tick (the tick is the net).
+        deliveries = pending_delivery_ids(session, job.id)
+        messages.send_after_commit(session, *map(messages.deliver, deliveries))
+        log.info("job %s finalized as %s", job.id, status)
+        return status
+
+    def idle(self) -> None:
+        return None
 
 
 def finalize_job(
@@ -37,58 +137,7 @@ def finalize_job(
     settings: Settings,
     token: str | None = None,
 ) -> str | None:
-    """Returns the final status, or None when another run owns or already finished the job."""
-    claimed = claim(
-        session, job_id, [Status.FINALIZING], lease_seconds=settings.lease_seconds, token=token
-    )
-    if claimed is None:
-        return None
-    job, owner = claimed
-    response: dict[str, Any] = job.response_body or {}
-    if has_files(response):
-        session.commit()  # the lease is visible before the downloads start
-        with keep_lease(job.id, owner, settings.lease_seconds):
-            archived = archive_job_artifacts(session, job, response, upstream=client)
-        session.commit()
-        if archived.counts.get("failed") and _retry_artifacts_later(
-            session, job.id, owner, settings
-        ):
-            return None
-
-    now = utcnow()
-    _record_tool_calls(session, job.id, response)
-    if response:
-        write_ledger(session, job, response)
-    status = extract.final_status(
-        job.upstream_status, job.error, job.cancel_requested_at is not None
-    )
-    error = job.error
-    if status == Status.FAILED and not error:
-        error = response.get("error") or {"code": "failed", "message": "The response failed."}
-    if status in (Status.COMPLETED, Status.INCOMPLETE) and not job.error:
-        error = None
-    done = transition(
-        session,
-        job.id,
-        [Status.FINALIZING],
-        status,
-        now=now,
-        owned_by=owner,
-        output_text=extract.output_text(response) if response else None,
-        usage=response.get("usage"),
-        error=error,
-        finished_at=now,
-        next_poll_at=None,
-        lease_until=None,
-        lease_owner=None,
-    )
-    if done is None:
-        session.rollback()
-        return None
-    record_final_event(session, done)
-    session.commit()
-    log.info("job %s finalized as %s", job.id, status)
-    return status
+    return drive(session, Finalize(job_id, client=client, settings=settings, token=token))
 
 
 def has_files(response: dict[str, Any]) -> bool:
@@ -115,7 +164,6 @@ def _retry_artifacts_later(session: Session, job_id: str, owner: str, settings: 
         "job %s: artifacts failed (round %d); finalizing again in %s", job_id, rounds, delay
     )
     release(session, job_id, owner, next_poll_at=utcnow() + delay)
-    session.commit()
     return True
 
 

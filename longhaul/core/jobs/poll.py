@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from longhaul.core.jobs.common import (
     poll_policy,
     retry_policy,
 )
+from longhaul.core.jobs.driver import drive
 from longhaul.core.jobs.lifecycle import RUNNING, UPSTREAM_TERMINAL
 from longhaul.core.models import Job, utcnow
 from longhaul.core.upstreams.clients import specs_for
@@ -42,6 +44,91 @@ class Polled:
     upstream_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Claimed:
+    owner: str
+    leased_until: datetime
+    live: list[Polled]  # to retrieve
+    late: list[Polled]  # past their deadline: to cancel
+    clients: dict[str | None, openai.AsyncOpenAI]  # one per upstream the batch touches
+    runner: upstream.AsyncUpstream
+
+
+Outcome = list[upstream.RawResult | BaseException]
+
+
+class Poll:
+    """One batch of polls, driven by ``driver.drive``; returns the ids handed to finalize."""
+
+    def __init__(
+        self,
+        job_ids: list[str],
+        *,
+        settings: Settings,
+        token: str | None,
+        runner: upstream.AsyncUpstream | None,
+    ) -> None:
+        self.job_ids, self.settings, self.token, self.runner = job_ids, settings, token, runner
+
+    def claim(self, session: Session) -> Claimed | None:
+        now = utcnow()
+        leased_until = now + timedelta(seconds=self.settings.lease_seconds)
+        owner, jobs = _start(session, self.job_ids, self.token, now, leased_until)
+        if not jobs:
+            return None
+        late = [j for j in jobs if j.deadline_at <= now]
+        live = [j for j in jobs if j.deadline_at > now]
+        runner = self.runner or upstream.get_async_upstream()
+        specs = specs_for(session, {j.upstream_id for j in jobs}, settings=self.settings)
+        clients = {uid: runner.client_for(spec) for uid, spec in specs.items()}
+        return Claimed(owner, leased_until, live, late, clients, runner)
+
+    def calls_out(self, claimed: Claimed) -> bool:
+        return True
+
+    def call(self, claimed: Claimed, checkpoint: Callable[[], None]) -> Outcome:
+        # Each call's failure is its own outcome (gathered); should the loop itself fail, the
+        # step raises and the leases run out: the jobs are due again.
+        return claimed.runner.run(lambda _: _fetch(claimed.clients, claimed.live, claimed.late))
+
+    def record(self, session: Session, claimed: Claimed, outcome: Outcome) -> list[str]:
+        now, owner, settings = utcnow(), claimed.owner, self.settings
+        finished: list[str] = []
+        running: list[dict[str, Any]] = []
+        jobs = claimed.live + claimed.late
+        for i, (job, result) in enumerate(zip(jobs, outcome, strict=True)):
+            if i >= len(claimed.live):
+                handed = _deadline(session, job, owner, result, now)
+            elif isinstance(result, BaseException):
+                handed = _failed(session, job, owner, result, settings, now, running)
+            elif (status := result.body.get("status")) in UPSTREAM_TERMINAL:
+                handed = hand_to_finalize(
+                    session,
+                    job.id,
+                    RUNNING,
+                    now=now,
+                    owner=owner,
+                    response_body=result.body,
+                    upstream_status=status,
+                    upstream_finished_at=now,
+                    poll_count=job.poll_count + 1,
+                )
+            else:
+                handed = False
+                delay = poll_policy(settings).next_delay(
+                    job.poll_count + 1, result.headers.get("openai-poll-after-ms")
+                )
+                due = now + timedelta(seconds=delay)
+                running.append({"id": job.id, "status": status, "due": due})
+            if handed:
+                finished.append(job.id)
+        _record(session, running, owner, claimed.leased_until, now)
+        return finished
+
+    def idle(self) -> list[str]:
+        return []
+
+
 def poll_jobs(
     session: Session,
     job_ids: list[str],
@@ -51,53 +138,9 @@ def poll_jobs(
     runner: upstream.AsyncUpstream | None = None,
 ) -> list[str]:
     """Poll the jobs this message still holds (all of them with the sweep's ``token``; without
-    one, those not leased). Returns the ids to send to finalize, after this function committed."""
-    now = utcnow()
-    leased_until = now + timedelta(seconds=settings.lease_seconds)
-    owner, jobs = _start(session, job_ids, token, now, leased_until)
-    session.commit()
-    if not jobs:
-        return []
-    runner = runner or upstream.get_async_upstream()
-    late = [j for j in jobs if j.deadline_at <= now]
-    live = [j for j in jobs if j.deadline_at > now]
-    specs = specs_for(session, {j.upstream_id for j in jobs}, settings=settings)
-    clients = {uid: runner.client_for(spec) for uid, spec in specs.items()}
-    results = runner.run(lambda _: _fetch(clients, live, late))
-    now = utcnow()
-    finished: list[str] = []
-    running: list[dict[str, Any]] = []
-    for i, (job, result) in enumerate(zip(live + late, results, strict=True)):
-        if i >= len(live):
-            handed = _deadline(session, job, owner, result, now)
-        elif isinstance(result, BaseException):
-            handed = _failed(session, job, owner, result, settings, now, running)
-        elif (status := result.body.get("status")) in UPSTREAM_TERMINAL:
-            handed = bool(
-                hand_to_finalize(
-                    session,
-                    job.id,
-                    RUNNING,
-                    now=now,
-                    owner=owner,
-                    commit=False,
-                    response_body=result.body,
-                    upstream_status=status,
-                    upstream_finished_at=now,
-                    poll_count=job.poll_count + 1,
-                )
-            )
-        else:
-            handed = False
-            delay = poll_policy(settings).next_delay(
-                job.poll_count + 1, result.headers.get("openai-poll-after-ms")
-            )
-            running.append({"id": job.id, "status": status, "due": now + timedelta(seconds=delay)})
-        if handed:
-            finished.append(job.id)
-    _record(session, running, owner, leased_until, now)
-    session.commit()
-    return finished
+    one, those not leased). Returns the ids handed to finalize (their messages leave after the
+    commit)."""
+    return drive(session, Poll(job_ids, settings=settings, token=token, runner=runner))
 
 
 def _start(
@@ -197,18 +240,15 @@ def _failed(
         return False
     # The upstream no longer knows the response (404: expired/deleted) or refuses: fail the job.
     log.warning("poll %s: permanent error %s", job.id, info.error)
-    return bool(
-        hand_to_finalize(
-            session,
-            job.id,
-            RUNNING,
-            now=now,
-            owner=owner,
-            commit=False,
-            reason="poll_failed",
-            error=info.error,
-            poll_count=job.poll_count + 1,
-        )
+    return hand_to_finalize(
+        session,
+        job.id,
+        RUNNING,
+        now=now,
+        owner=owner,
+        reason="poll_failed",
+        error=info.error,
+        poll_count=job.poll_count + 1,
     )
 
 
@@ -231,17 +271,14 @@ def _deadline(
         "message": f"The job did not finish within its deadline of {seconds} s and was "
         "cancelled upstream.",
     }
-    return bool(
-        hand_to_finalize(
-            session,
-            job.id,
-            RUNNING,
-            now=now,
-            owner=owner,
-            commit=False,
-            reason="deadline",
-            error=err,
-            response_body=body,
-            upstream_status=(body or {}).get("status"),
-        )
+    return hand_to_finalize(
+        session,
+        job.id,
+        RUNNING,
+        now=now,
+        owner=owner,
+        reason="deadline",
+        error=err,
+        response_body=body,
+        upstream_status=(body or {}).get("status"),
     )

@@ -1,9 +1,12 @@
-"""Submit: one non-idempotent ``responses.create`` per attempt, after ``submitting`` is
-committed (DESIGN §2.5); transient errors go back to ``queued`` with backoff."""
+"""Submit: one non-idempotent ``responses.create`` per attempt, sent only once ``submitting`` is
+committed (the driver commits the claim first); transient errors go back to ``queued`` with
+backoff."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,12 +16,8 @@ from sqlalchemy.orm import Session
 from longhaul.core import failures, metrics, upstream
 from longhaul.core.config import Settings
 from longhaul.core.jobs.cancel import start_cancel
-from longhaul.core.jobs.common import (
-    Followups,
-    hand_to_finalize,
-    poll_policy,
-    retry_policy,
-)
+from longhaul.core.jobs.common import hand_to_finalize, poll_policy, retry_policy
+from longhaul.core.jobs.driver import drive
 from longhaul.core.jobs.lifecycle import UPSTREAM_TERMINAL, Status
 from longhaul.core.jobs.state import appended_history, claim, history_entry, transition
 from longhaul.core.models import Job, utcnow
@@ -36,6 +35,73 @@ def upstream_body(job: Job) -> dict[str, Any]:
     return body
 
 
+@dataclass(frozen=True)
+class Claimed:
+    job: Job
+    owner: str
+
+
+class Submit:
+    """One ``responses.create`` attempt, driven by ``driver.drive``."""
+
+    def __init__(
+        self, job_id: str, *, client: openai.OpenAI, settings: Settings, token: str | None
+    ) -> None:
+        self.job_id, self.client, self.settings, self.token = job_id, client, settings, token
+
+    def claim(self, session: Session) -> Claimed | None:
+        now = utcnow()
+        if relay_creates(session, self.job_id, self.settings, self.token):
+            return None  # a streaming job: the relay's create is its stream
+        # One statement takes the lease and moves the job to `submitting` (deadline permitting).
+        claimed = claim(
+            session,
+            self.job_id,
+            [Status.QUEUED],
+            lease_seconds=self.settings.lease_seconds,
+            token=self.token,
+            now=now,
+            only_if=Job.deadline_at > now,
+            status=Status.SUBMITTING,
+            submit_attempts=Job.submit_attempts + 1,
+            state_history=appended_history(history_entry(Status.SUBMITTING, now)),
+            updated_at=now,
+        )
+        if claimed is None:
+            _past_deadline_before_submit(session, self.job_id, now)
+            return None
+        return Claimed(*claimed)
+
+    def calls_out(self, claimed: Claimed) -> bool:
+        return True
+
+    def call(
+        self, claimed: Claimed, checkpoint: Callable[[], None]
+    ) -> upstream.RawResult | Exception:
+        try:
+            return upstream.create(self.client, upstream_body(claimed.job))
+        except Exception as exc:  # an outcome: recorded, never lost
+            return exc
+
+    def record(
+        self, session: Session, claimed: Claimed, outcome: upstream.RawResult | Exception
+    ) -> None:
+        if isinstance(outcome, Exception):
+            record_failure(session, claimed.job, claimed.owner, outcome, self.settings)
+        else:
+            record_created(
+                session,
+                claimed.job.id,
+                claimed.owner,
+                outcome.body,
+                settings=self.settings,
+                poll_after_ms=outcome.headers.get("openai-poll-after-ms"),
+            )
+
+    def idle(self) -> None:
+        return None
+
+
 def submit_job(
     session: Session,
     job_id: str,
@@ -43,34 +109,23 @@ def submit_job(
     client: openai.OpenAI,
     settings: Settings,
     token: str | None = None,
-) -> Followups:
-    now = utcnow()
-    if relay_creates(session, job_id, settings, token):
-        return []  # a streaming job: the relay's create is its stream
-    # One statement takes the lease and moves the job to `submitting` (if its deadline holds).
-    claimed = claim(
-        session,
-        job_id,
-        [Status.QUEUED],
-        lease_seconds=settings.lease_seconds,
-        token=token,
-        now=now,
-        only_if=Job.deadline_at > now,
-        status=Status.SUBMITTING,
-        submit_attempts=Job.submit_attempts + 1,
-        state_history=appended_history(history_entry(Status.SUBMITTING, now)),
-        updated_at=now,
-    )
-    if claimed is None:
-        return _past_deadline_before_submit(session, job_id, now)
-    job, owner = claimed
-    session.commit()  # committed as `submitting` before the (non-idempotent) create
-    try:
-        result = upstream.create(client, upstream_body(job))
-    except Exception as exc:  # classified below; nothing escapes unrecorded
-        return _submit_failed(session, job, owner, exc, settings)
+) -> None:
+    drive(session, Submit(job_id, client=client, settings=settings, token=token))
 
-    body, now = result.body, utcnow()
+
+def record_created(
+    session: Session,
+    job_id: str,
+    owner: str,
+    body: dict[str, Any],
+    *,
+    settings: Settings,
+    poll_after_ms: str | None = None,
+) -> Job | None:
+    """The upstream accepted the create (a worker's call, or the relay's ``response.created``):
+    store its id and move on to ``in_progress``, or straight to finalize when it finished at
+    once. A cancel requested meanwhile starts now. Returns the running job, if it runs."""
+    now = utcnow()
     status = body.get("status")
     created: dict[str, Any] = dict(
         upstream_response_id=body.get("id"),
@@ -79,7 +134,7 @@ def submit_job(
         service_tier=body.get("service_tier"),
     )
     if status in UPSTREAM_TERMINAL:  # finished at once: straight to finalize, one statement
-        return hand_to_finalize(
+        hand_to_finalize(
             session,
             job_id,
             [Status.SUBMITTING],
@@ -90,7 +145,8 @@ def submit_job(
             upstream_finished_at=now,
             **created,
         )
-    delay = poll_policy(settings).next_delay(0, result.headers.get("openai-poll-after-ms"))
+        return None
+    delay = poll_policy(settings).next_delay(0, poll_after_ms)
     running = transition(
         session,
         job_id,
@@ -103,27 +159,28 @@ def submit_job(
         lease_owner=None,
         **created,
     )
-    session.commit()
     if running is not None and running.cancel_requested_at is not None:
-        return start_cancel(session, running, now)
-    return []
+        start_cancel(session, running, now)
+    return running
 
 
-def _past_deadline_before_submit(session: Session, job_id: str, now: datetime) -> Followups:
+def _past_deadline_before_submit(session: Session, job_id: str, now: datetime) -> None:
     job = session.get(Job, job_id)
     if job is None or job.status != Status.QUEUED or job.deadline_at > now:
-        return []
+        return
     err = {
         "code": "deadline_exceeded",
         "message": "The job's deadline passed before it could be submitted upstream.",
         "type": "timeout",
     }
-    return hand_to_finalize(session, job_id, [Status.QUEUED], now=now, reason="deadline", error=err)
+    hand_to_finalize(session, job_id, [Status.QUEUED], now=now, reason="deadline", error=err)
 
 
-def _submit_failed(
+def record_failure(
     session: Session, job: Job, owner: str, exc: Exception, settings: Settings
-) -> Followups:
+) -> None:
+    """The create failed: back in line with backoff while the error is transient and attempts
+    remain, else to finalize (failed)."""
     metrics.upstream_error(exc)
     info = failures.classify(exc)
     now = utcnow()
@@ -145,15 +202,14 @@ def _submit_failed(
             lease_until=None,
             lease_owner=None,
         )
-        session.commit()
         if requeued is not None and requeued.cancel_requested_at is not None:
             # Cancelled while this attempt was in flight: it never reached upstream; stop here.
-            return hand_to_finalize(
+            hand_to_finalize(
                 session, job.id, [Status.QUEUED], now=now, reason="cancel_requested", error=None
             )
-        return []
+        return
     log.warning("submit %s: failed permanently: %s", job.id, info.error)
-    return hand_to_finalize(
+    hand_to_finalize(
         session,
         job.id,
         [Status.SUBMITTING],

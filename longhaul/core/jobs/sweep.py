@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from longhaul.core import messages
 from longhaul.core.jobs.lifecycle import ACTIVE, QUEUE_FOR_STEP, STEP_FOR_STATUS, Status, Step
 from longhaul.core.jobs.state import transition
 from longhaul.core.models import Job, utcnow
@@ -68,9 +69,9 @@ def claim_due(
     now: datetime | None = None,
     admission: Admission | None = None,
 ) -> list[tuple[str, str, str]]:
-    """Reserve due jobs for one message each and return (step, job id, token); jobs that share a
-    token go in one poll message. The caller commits, then sends. A job whose worker dies keeps
-    its lease until it runs out and then becomes due again (``next_poll_at`` moves with it)."""
+    """Reserve due jobs for one message each (polls: one per batch) and queue those messages for
+    after the commit; returns (step, job id, token). A job whose worker dies keeps its lease
+    until it runs out and then becomes due again (``next_poll_at`` moves with it)."""
     now = now or utcnow()
     out: list[tuple[str, str, str]] = []
     budget = limit
@@ -79,17 +80,21 @@ def claim_due(
         horizon = admission.horizon(queue, now) if admission else now
         if step == Step.POLL:
             batch = admission.poll_batch if admission else budget
-            messages = admission.room(queue) if admission else 1
+            rounds = admission.room(queue) if admission else 1
         else:
-            batch, messages = budget, 1
+            batch, rounds = budget, 1
             if admission:
                 batch = min(batch, admission.room(queue))
-        for _ in range(messages):
+        for _ in range(rounds):
             size = min(batch, budget)
             if size <= 0:
                 break
             token = secrets.token_hex(8)
             ids = _reserve(session, status, size, token, now, horizon, lease_seconds)
+            if ids and step == Step.POLL:
+                messages.send_after_commit(session, messages.poll_batch(ids, token))
+            elif ids:
+                messages.send_after_commit(session, *(messages.step(step, i, token) for i in ids))
             out += [(step, job_id, token) for job_id in ids]
             budget -= len(ids)
             if len(ids) < size:

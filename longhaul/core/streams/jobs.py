@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import exists, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from longhaul.core import messages
 from longhaul.core.config import Settings
 from longhaul.core.jobs import submit
-from longhaul.core.jobs.common import Followups, poll_policy
-from longhaul.core.jobs.lifecycle import ACTIVE, RESPONSE_STATUS, RUNNING, TERMINAL, Status
+from longhaul.core.jobs.lifecycle import ACTIVE, RESPONSE_STATUS, RUNNING, TERMINAL, Status, Step
 from longhaul.core.jobs.state import claim, transition
 from longhaul.core.jobs.views import response_view
 from longhaul.core.models import Job, utcnow
@@ -153,7 +153,7 @@ def begin_create(
         owned_by=owner,
         submit_attempts=queued.submit_attempts + 1,
     )
-    session.commit()  # committed as `submitting` before the (non-idempotent) create
+    # The relay's session scope commits `submitting` before the (non-idempotent) create leaves.
     if started is None:
         return None
     body = submit.upstream_body(started)
@@ -165,49 +165,28 @@ def begin_create(
 def created(
     session: Session, job_id: str, owner: str, response: dict[str, Any], settings: Settings
 ) -> bool:
-    """The upstream's ``response.created`` arrived: store its id, as submit does on success."""
-    now = utcnow()
-    delay = poll_policy(settings).next_delay(0, None)
-    running = transition(
-        session,
-        job_id,
-        [Status.SUBMITTING],
-        Status.IN_PROGRESS,
-        now=now,
-        owned_by=owner,
-        upstream_response_id=response.get("id"),
-        upstream_status=response.get("status"),
-        submitted_at=now,
-        next_poll_at=now + timedelta(seconds=delay),
-        lease_until=None,
-        lease_owner=None,
-        service_tier=response.get("service_tier"),
-    )
-    session.commit()
-    if running is not None and running.cancel_requested_at is not None:
-        from longhaul.core.jobs.cancel import start_cancel
-
-        start_cancel(session, running, now)
-    return running is not None
+    """The upstream's ``response.created`` arrived: store its id, exactly as submit does."""
+    return submit.record_created(session, job_id, owner, response, settings=settings) is not None
 
 
 def create_failed(
     session: Session, job_id: str, owner: str, exc: Exception, settings: Settings
-) -> Followups:
+) -> None:
     """The create failed before ``response.created``: submit's own retry/fail rules apply."""
     job = session.get(Job, job_id)
-    if job is None:
-        return []
-    return submit._submit_failed(session, job, owner, exc, settings)
+    if job is not None:
+        submit.record_failure(session, job, owner, exc, settings)
 
 
 def wake(session: Session, job_id: str) -> None:
     """A terminal stream event: poll the job now rather than at its next scheduled poll."""
-    session.execute(
+    woken = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status.in_(RUNNING))
         .values(next_poll_at=utcnow())
-    )
+    ).rowcount  # type: ignore[attr-defined]
+    if woken:
+        messages.send_after_commit(session, messages.step(Step.POLL, job_id))
 
 
 def finished(session: Session, job_ids: list[str]) -> dict[str, str | None]:

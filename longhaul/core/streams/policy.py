@@ -31,5 +31,4 @@ def relay_creates(session: Session, job_id: str, settings: Settings, token: str 
             .where(Job.id == job_id, Job.lease_owner == token)
             .values(lease_owner=None, lease_until=None)
         )
-        session.commit()
     return True

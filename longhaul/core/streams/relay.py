@@ -74,7 +74,6 @@ class Relay:
         self,
         settings: Settings,
         *,
-        followup: Callable[[str, str], None] | None = None,
         owner: str | None = None,
         flush_seconds: float = 0.05,
         tick_seconds: float = 0.25,
@@ -82,7 +81,6 @@ class Relay:
     ) -> None:
         self.settings = settings
         self.owner = owner or f"relay-{secrets.token_hex(6)}"
-        self.followup = followup
         self.flush_seconds = flush_seconds
         self.tick_seconds = tick_seconds
         self.streams: dict[str, Stream] = {}
@@ -251,10 +249,7 @@ class Relay:
             raise
         except Exception as exc:
             if not created:
-                steps = await self._db(
-                    stream_jobs.create_failed, stream.job_id, owner, exc, self.settings
-                )
-                self._send(steps, stream.job_id)
+                await self._db(stream_jobs.create_failed, stream.job_id, owner, exc, self.settings)
                 return "error"
             log.info("stream %s: create stream broke (%s); resuming", stream.job_id, exc)
             return "error"
@@ -341,19 +336,9 @@ class Relay:
     def _wake(self, job_id: str) -> None:
         async def wake() -> None:
             with contextlib.suppress(Exception):
-                await self._db(stream_jobs.wake, job_id)
-                self._send(["poll"], job_id)
+                await self._db(stream_jobs.wake, job_id)  # its poll leaves after the commit
 
         asyncio.get_running_loop().create_task(wake())
-
-    def _send(self, steps: list[str], job_id: str) -> None:
-        if self.followup is None:
-            return
-        for step in steps:
-            try:
-                self.followup(step, job_id)
-            except Exception:  # the sweep is the safety net
-                log.warning("could not send %s for %s", step, job_id)
 
     async def _to_polling(self, stream: Stream, notice: dict[str, Any] | None) -> None:
         if notice is not None:

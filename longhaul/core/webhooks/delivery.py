@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from longhaul.core import metrics
+from longhaul.core import messages, metrics
 from longhaul.core.config import get_settings
 from longhaul.core.errors import Conflict
 from longhaul.core.failures import Failure
@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 
 
 def deliver_due(session: Session, now: datetime, *, limit: int | None = None) -> list[str]:
-    """Claim deliveries whose time has come (skipping rows other workers hold) and lease them.
-    The caller commits, then sends one ``deliver`` task per id."""
+    """Claim deliveries whose time has come (skipping rows other workers hold) and lease them;
+    one ``deliver`` message each leaves after the commit."""
     settings = get_settings()
     ids = list(
         session.execute(
@@ -60,6 +60,7 @@ def deliver_due(session: Session, now: datetime, *, limit: int | None = None) ->
             .where(WebhookDelivery.id.in_(ids))
             .values(lease_until=now + timedelta(seconds=settings.lease_seconds))
         )
+        messages.send_after_commit(session, *map(messages.deliver, ids))
     return ids
 
 
@@ -179,4 +180,6 @@ def redeliver(session: Session, job: Job) -> list[str]:
         )
     )
     session.flush()
-    return outbox.pending_delivery_ids(session, job.id)
+    ids = outbox.pending_delivery_ids(session, job.id)
+    messages.send_after_commit(session, *map(messages.deliver, ids))  # now, not at the tick
+    return ids

@@ -15,8 +15,9 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from longhaul.core import messages
 from longhaul.core.errors import InvalidInput
-from longhaul.core.jobs.lifecycle import ACTIVE
+from longhaul.core.jobs.lifecycle import ACTIVE, Step
 from longhaul.core.models import Job, utcnow
 from longhaul.core.models.webhooks import InboundWebhook
 
@@ -85,4 +86,6 @@ def handle_openai_webhook(
     session.flush()
     if woken is None:
         log.info("inbound webhook %s: job %s needs no poll", webhook_id, job_id)
+    else:  # polled at once, after the commit makes the wake-up visible
+        messages.send_after_commit(session, messages.step(Step.POLL, woken))
     return woken

@@ -1,9 +1,8 @@
-"""Job tasks: thin adapters that open a session scope and call one ``core.jobs`` step.
-Each takes a job id (and the sweep's lease token) and may safely run twice."""
+"""Job tasks: thin adapters that open a session scope and call one ``core.jobs`` step. Each takes
+a job id (and the sweep's lease token) and may safely run twice. The step's driver commits; the
+messages it queued (the next step, webhook deliveries) leave after those commits."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from longhaul.core.config import get_settings
 from longhaul.core.db import session_scope
@@ -12,23 +11,15 @@ from longhaul.core.jobs.finalize import finalize_job
 from longhaul.core.jobs.poll import poll_jobs
 from longhaul.core.jobs.submit import submit_job
 from longhaul.core.upstreams.clients import client_for_job
-from longhaul.core.webhooks.outbox import pending_delivery_ids
 from longhaul.worker.app import app
-from longhaul.worker.dispatch import send_followups
-from longhaul.worker.tasks.webhooks import send_deliveries
-
-
-def _run(step: Callable[..., list[str]], job_id: str, token: str | None) -> None:
-    settings = get_settings()
-    with session_scope() as session:
-        client = client_for_job(session, job_id, settings=settings)
-        followups = step(session, job_id, client=client, settings=settings, token=token)
-    send_followups(followups, job_id)
 
 
 @app.task(name="longhaul.jobs.submit")
 def submit(job_id: str, token: str | None = None) -> None:
-    _run(submit_job, job_id, token)
+    settings = get_settings()
+    with session_scope() as session:
+        client = client_for_job(session, job_id, settings=settings)
+        submit_job(session, job_id, client=client, settings=settings, token=token)
 
 
 @app.task(name="longhaul.jobs.poll")
@@ -45,14 +36,15 @@ def poll_batch(job_ids: list[str], token: str | None = None) -> None:
 
 def _poll(job_ids: list[str], token: str | None) -> None:
     with session_scope() as session:
-        finished = poll_jobs(session, job_ids, settings=get_settings(), token=token)
-    for job_id in finished:
-        send_followups(["finalize"], job_id)
+        poll_jobs(session, job_ids, settings=get_settings(), token=token)
 
 
 @app.task(name="longhaul.jobs.cancel")
 def cancel(job_id: str, token: str | None = None) -> None:
-    _run(cancel_job, job_id, token)
+    settings = get_settings()
+    with session_scope() as session:
+        client = client_for_job(session, job_id, settings=settings)
+        cancel_job(session, job_id, client=client, settings=settings, token=token)
 
 
 # Archiving a large file may take minutes (the lease is renewed meanwhile); still well under
@@ -62,7 +54,4 @@ def finalize(job_id: str, token: str | None = None) -> None:
     settings = get_settings()
     with session_scope() as session:
         client = client_for_job(session, job_id, settings=settings)
-        status = finalize_job(session, job_id, client=client, settings=settings, token=token)
-        deliveries = pending_delivery_ids(session, job_id) if status else []
-    # The webhook goes out now rather than at the next beat tick (the tick is the safety net).
-    send_deliveries(deliveries)
+        finalize_job(session, job_id, client=client, settings=settings, token=token)

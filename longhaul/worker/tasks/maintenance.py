@@ -9,7 +9,7 @@ from longhaul.core.db import session_scope
 from longhaul.core.jobs.sweep import Admission, claim_due
 from longhaul.core.jobs.sweep import reconcile as reconcile_jobs
 from longhaul.worker.app import app
-from longhaul.worker.dispatch import queue_states, send_followups, send_poll_batch
+from longhaul.worker.dispatch import queue_states
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 # history and of the worker's event traffic, and say nothing about any job.
 @app.task(name="longhaul.maintenance.sweep", send_events=False)
 def sweep() -> int:
-    """Reserve due jobs the queues have room for; send one message per job (one per batch of
-    polls) after commit."""
+    """Reserve due jobs the queues have room for; their messages (one per job, one per batch of
+    polls) leave after the commit."""
     s = get_settings()
     admission = Admission(
         queue_states(), s.dispatch_queue_target, s.poll_queue_batches, s.poll_batch_size
@@ -28,14 +28,6 @@ def sweep() -> int:
         claimed = claim_due(
             session, lease_seconds=s.lease_seconds, limit=s.sweep_batch_size, admission=admission
         )
-    batches: dict[str, list[str]] = {}
-    for step, job_id, token in claimed:
-        if step == "poll":
-            batches.setdefault(token, []).append(job_id)
-        else:
-            send_followups([step], job_id, token)
-    for token, job_ids in batches.items():
-        send_poll_batch(job_ids, token)
     return len(claimed)
 
 

@@ -73,7 +73,8 @@ def run_sweep_at(monkeypatch: pytest.MonkeyPatch, at: datetime) -> None:
 def test_sweep_never_sends_a_second_message_for_a_queued_one(
     session: Session, tenant: Any, broker: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from longhaul.worker.dispatch import send_followups
+    from longhaul.core import messages
+    from longhaul.worker.dispatch import send_messages
 
     lease = get_settings().lease_seconds
     # Accepted by the intake: its submit message is sent after commit and waits in the queue;
@@ -81,7 +82,7 @@ def test_sweep_never_sends_a_second_message_for_a_queued_one(
     queued = add_job(
         session, tenant.id, status="queued", next_poll_at=utcnow() + timedelta(seconds=lease)
     )
-    send_followups(["submit"], queued.id)
+    send_messages([messages.step("submit", queued.id)])
     # Running and due: the sweep sends its poll once.
     running = add_job(
         session,

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from longhaul.core import messages
 from longhaul.core.config import get_settings
 from longhaul.core.db import session_scope
 from longhaul.core.jobs.finalize import finalize_job
@@ -61,7 +62,13 @@ def test_cancel_during_create(
     job = queued_job(session, tenant, scenario)
     client = cancel_on_create(job.id, database_url).with_options(base_url=simulator.url)
     settings = get_settings()
-    assert submit_job(session, job.id, client=client, settings=settings) == followups
+    sent: list[messages.Message] = []
+    previous = messages.install(sent.extend)
+    try:
+        submit_job(session, job.id, client=client, settings=settings)
+    finally:
+        messages.install(previous)
+    assert sent == [messages.step(step, job.id) for step in followups]  # after its commit
     session.refresh(job)
     if followups == ["finalize"]:  # the 429 is not retried: the job ends cancelled
         assert finalize_job(session, job.id, client=client, settings=settings) == "cancelled"

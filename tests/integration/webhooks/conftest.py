@@ -143,19 +143,29 @@ def make_job(
 
 
 def drive(session: Session, until: Callable[[], bool], *, timeout: float = 15.0) -> int:
-    """Run beat ticks and deliveries until ``until()`` or ``timeout``; returns attempts made."""
+    """Play the worker in this process: run beat ticks and run the ``deliver`` messages they
+    send (captured, not put on the broker) until ``until()`` or ``timeout``; returns attempts."""
+    from longhaul.core import messages
+
     deadline = time.monotonic() + timeout
     attempts = 0
-    while time.monotonic() < deadline:
-        ids = deliver_due(session, utcnow())
-        session.commit()
-        for delivery_id in ids:
-            if deliver_one(session, delivery_id) is not None:
-                attempts += 1
+    sent: list[messages.Message] = []
+    previous = messages.install(sent.extend)
+    try:
+        while time.monotonic() < deadline:
+            deliver_due(session, utcnow())
             session.commit()
-        if until():
-            return attempts
-        time.sleep(0.02)
+            while sent:
+                message = sent.pop(0)
+                assert message.task == messages.DELIVER
+                if deliver_one(session, *message.args) is not None:
+                    attempts += 1
+                session.commit()
+            if until():
+                return attempts
+            time.sleep(0.02)
+    finally:
+        messages.install(previous)
     raise AssertionError(f"condition not met within {timeout}s ({attempts} attempts made)")
 
 

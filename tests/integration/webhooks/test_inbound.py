@@ -167,8 +167,8 @@ def live_api(monkeypatch: pytest.MonkeyPatch, database_url: str, redis_url: str)
 def test_simulator_webhook_wakes_the_job_end_to_end(
     live_api: str, session: Session, tenant: Tenant
 ) -> None:
-    with start_simulator(
-        queued_seconds=0.05,
+    with start_simulator(  # queued long enough for the job row to exist before the webhook
+        queued_seconds=1.5,
         run_seconds=0.2,
         webhook_url=f"{live_api}/v1/webhooks/openai",
         webhook_secret=SECRET,

@@ -56,7 +56,7 @@ def test_the_stack_has_every_part(compose: dict[str, Any]) -> None:
 
 
 def test_a_worker_per_work_class_covers_every_queue(compose: dict[str, Any]) -> None:
-    from longhaul.worker.app import QUEUES
+    from longhaul.core.messages import QUEUES
 
     parser = build_parser()
     workers = {n: s for n, s in compose["services"].items() if n.startswith("worker-")}

@@ -41,7 +41,7 @@ def test_diagram_draws_exactly_the_table() -> None:
 def test_every_status_has_a_row_and_terminal_ones_lead_nowhere() -> None:
     assert set(TRANSITIONS) == set(Status)
     assert all(not TRANSITIONS[s] for s in TERMINAL)
-    assert ACTIVE | TERMINAL == set(Status) and not ACTIVE & TERMINAL
+    assert set(Status) == ACTIVE | TERMINAL and not ACTIVE & TERMINAL
     # every active status but submitting has a step; every active one shows a Response status
     assert set(STEP_FOR_STATUS) == ACTIVE - {Status.SUBMITTING}
     assert set(RESPONSE_STATUS) == ACTIVE
