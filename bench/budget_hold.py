@@ -99,7 +99,6 @@ def main() -> None:
         os.environ["LONGHAUL_BUDGET_MODE"] = "hold"
         from fastapi.testclient import TestClient
 
-        import longhaul.api.routes.responses as responses_route
         from longhaul.api.app import create_app
         from longhaul.core.auth import create_api_key
         from longhaul.core.config import get_settings
@@ -124,7 +123,6 @@ def main() -> None:
         dsn = url.replace("postgresql+psycopg", "postgresql")
         seed(dsn, [str(i) for i in ids], args.history)
         print(f"seeded {args.history} jobs per tenant in {time.monotonic() - t0:.1f}s")
-        responses_route.enqueue = lambda step, job_id: None  # the broker is not measured
         body = {
             "model": "gpt-5.5",
             "input": "Summarise the history of trucking.",

@@ -1,5 +1,6 @@
 """End-to-end pipeline throughput: N jobs, already accepted (rows inserted as the intake does),
-from the first submit message to the last ``completed``, through Longhaul's worker (one worker,
+from the moment they are due (Longhaul: its sweep submits them; the chain: its first message)
+to the last ``completed``, through Longhaul's worker (one worker,
 concurrency 2, beat running) against a raw Celery chain submit -> poll -> finalize
 (``bench/raw_chain.py``, one worker, concurrency 2) on the same PostgreSQL, Redis and
 zero-latency simulator. Runs alternate; the ratio is Longhaul's jobs/s over the chain's.
@@ -24,7 +25,7 @@ import uuid
 from pathlib import Path
 
 import redis
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, func, insert, select, text, update
 from sqlalchemy.engine import Engine
 
 from bench.holding_capacity import add_jobs
@@ -51,12 +52,17 @@ def commits(engine: Engine) -> int:
         )
 
 
+def make_due(engine: Engine, ids: list[str]) -> None:
+    """What the intake leaves for the sweep: rows due now."""
+    with engine.begin() as db:
+        db.execute(update(Job).where(Job.id.in_(ids)).values(next_poll_at=func.now()))
+
+
 def run_one(engine: Engine, tenant_id: str, n: int, send: object, lease: int) -> dict[str, float]:
-    ids = add_jobs(engine, tenant_id, n, lease)
+    ids = add_jobs(engine, tenant_id, n, lease)  # not due yet: neither side sees them
     before = commits(engine)
     started = time.monotonic()
-    for job_id in ids:
-        send(job_id)  # type: ignore[operator]
+    send(ids)  # type: ignore[operator]
 
     def done() -> bool:
         with engine.connect() as db:
@@ -105,8 +111,6 @@ def main() -> None:
             LONGHAUL_DATABASE_URL=db_url,
             RAW_REDIS_URL=redis_url,  # read when bench.raw_chain is imported, below
         )
-        from longhaul.worker.dispatch import send_followups
-
         stack = Stack(env=env, workdir=Path(tmp))
         raw_env = {
             **env,
@@ -131,8 +135,8 @@ def main() -> None:
             for pair in range(args.pairs):
                 load_before = load()
                 runs = [
-                    ("longhaul", lambda j: send_followups(["submit"], j)),
-                    ("raw_chain", raw_chain.send),
+                    ("longhaul", lambda ids: make_due(engine, ids)),
+                    ("raw_chain", raw_chain.send_all),
                 ]
                 if pair % 2:
                     runs.reverse()

@@ -1,6 +1,7 @@
 """Holding capacity: N long jobs in flight on one worker with its default concurrency.
 
-The jobs are accepted as the intake does (rows inserted, one submit message each, all at once);
+The jobs are accepted as the intake does (rows inserted, due at once, all together: the sweep
+submits them in batches);
 the simulator (its own process) takes ``--seconds`` per job. Production scheduling defaults.
 Reported: all completed or not, wall time, upstream GETs per job, poll lateness (each interval
 between two GETs of a job over the interval its schedule asked for: 1.0 = on time), completion
@@ -99,8 +100,9 @@ def start_simulator(port: int, seconds: float, webhook: tuple[str, str] | None, 
     )
 
 
-def add_jobs(engine: Engine, tenant_id: str, n: int, lease: int) -> list[str]:
-    """The rows the intake writes (``queued``, safety net a lease away), 1,000 per statement."""
+def add_jobs(engine: Engine, tenant_id: str, n: int, due_in: float) -> list[str]:
+    """The rows the intake writes (``queued``; the intake's are due at once, ``due_in`` 0),
+    1,000 per statement."""
     ids = []
     for start in range(0, n, 1000):
         now = utcnow()
@@ -113,7 +115,7 @@ def add_jobs(engine: Engine, tenant_id: str, n: int, lease: int) -> list[str]:
                 request_body={"model": "gpt-5.5", "input": f"job {i}"},
                 request_hash="0" * 64,
                 deadline_at=now + timedelta(hours=6),
-                next_poll_at=now + timedelta(seconds=lease),
+                next_poll_at=now + timedelta(seconds=due_in),
                 state_history=[{"status": "queued", "at": now.isoformat()}],
                 possibly_duplicated=False,
                 submit_attempts=0,
@@ -241,7 +243,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         settings = Settings(_env_file=None)  # type: ignore[call-arg]
         if args.webhooks:
             settings = settings.model_copy(update={"openai_webhook_secret": secret})
-        from longhaul.worker.dispatch import send_followups
 
         stack = Stack(env=env, workdir=Path(tmp))
         sim = None
@@ -264,9 +265,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             monitor = Monitor(engine, redis_url, pids, args.sample)
             load_before = load()
             started = time.monotonic()
-            ids = add_jobs(engine, tenant_id, args.jobs, settings.lease_seconds)
-            for job_id in ids:
-                send_followups(["submit"], job_id)
+            add_jobs(engine, tenant_id, args.jobs, 0)
             create_s = time.monotonic() - started
             monitor.start()
 

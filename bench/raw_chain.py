@@ -128,3 +128,8 @@ def finalize(job_id: str) -> None:
 
 def send(job_id: str) -> None:
     (submit.s(job_id) | poll.s() | finalize.s()).apply_async()
+
+
+def send_all(job_ids: list[str]) -> None:
+    for job_id in job_ids:
+        send(job_id)

@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     )
     poll_batch_size: int = Field(100, description="Due jobs one poll task retrieves concurrently.")
     poll_queue_batches: int = Field(4, description="Most poll tasks waiting in the poll queue.")
+    submit_batch_size: int = Field(
+        20, description="Queued jobs one submit task creates upstream concurrently."
+    )
+    submit_queue_batches: int = Field(4, description="Most submit tasks waiting in their queue.")
     dispatch_queue_target: int = Field(
         100, description="Most messages the sweep keeps waiting in the submit/finalize queues."
     )

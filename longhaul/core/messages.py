@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # queue to know which jobs' messages can no longer be waiting there (core/jobs/sweep.py).
 SENT_HEADER = "longhaul_sent"
 POLL_BATCH = "longhaul.jobs.poll_batch"
+SUBMIT_BATCH = "longhaul.jobs.submit_batch"
 DELIVER = "longhaul.webhooks.deliver"
 _PENDING = "longhaul.after_commit"
 
@@ -61,8 +62,9 @@ def step(step: str, job_id: str, token: str | None = None) -> Message:
     return Message(step_task(step), (job_id, token))
 
 
-def poll_batch(job_ids: list[str], token: str) -> Message:
-    return Message(POLL_BATCH, (job_ids, token))
+def batch(step: str, job_ids: list[str], token: str) -> Message:
+    """One message for a batch of jobs the sweep reserved under ``token`` (submit, poll)."""
+    return Message(f"longhaul.jobs.{Step(step)}_batch", (job_ids, token))
 
 
 def deliver(delivery_id: str) -> Message:
@@ -120,6 +122,7 @@ QUEUES = (*dict.fromkeys(QUEUE_FOR_STEP.values()), "maintenance", "webhooks")
 ROUTES: dict[str, dict[str, str]] = {
     **{step_task(s): {"queue": q} for s, q in QUEUE_FOR_STEP.items()},
     POLL_BATCH: {"queue": QUEUE_FOR_STEP[Step.POLL]},
+    SUBMIT_BATCH: {"queue": QUEUE_FOR_STEP[Step.SUBMIT]},
     "longhaul.webhooks.*": {"queue": "webhooks"},
     "longhaul.maintenance.*": {"queue": "maintenance"},
 }

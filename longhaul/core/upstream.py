@@ -127,6 +127,12 @@ def input_items(
     return _raw(raw)
 
 
+async def acreate(client: openai.AsyncOpenAI, body: dict[str, Any]) -> RawResult:
+    rest = dict(body)
+    model = rest.pop("model")
+    return _raw(await client.responses.with_raw_response.create(model=model, extra_body=rest))
+
+
 async def aretrieve(client: openai.AsyncOpenAI, response_id: str) -> RawResult:
     return _raw(await client.responses.with_raw_response.retrieve(response_id))
 

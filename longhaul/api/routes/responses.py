@@ -60,7 +60,7 @@ async def create_response(
 ) -> JSONResponse:
     """Queue a background job; returns a Response object with ``status: queued``."""
     raw = await request.body()
-    # One thread for all of it: parse, one transaction, send the submit, render.
+    # One thread for all of it: parse, one transaction, render.
     return await in_thread(_create, raw, tenant, idempotency_key, base_url(request))
 
 
@@ -76,7 +76,7 @@ def _create(raw: bytes, tenant: Tenant, idempotency_key: str | None, link: str) 
         )
         if accepted.created and budgeted:  # 402 (nothing stored) when its maximum cost won't fit
             hold_budget(session, tenant, accepted.job)
-        session.commit()  # a new job's submit message leaves after this commit
+        session.commit()  # the sweep submits it at its next tick, batched with others
         if not accepted.created:  # a replay shows the job as it is now
             view = response_view(session, accepted.job, link)
             return JSONResponse(view, headers={"Idempotent-Replayed": "true"})

@@ -13,11 +13,10 @@ from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from longhaul.core import messages
 from longhaul.core.config import Settings
 from longhaul.core.errors import Conflict, InvalidInput
 from longhaul.core.ids import is_job_id, new_job_id
-from longhaul.core.jobs.lifecycle import Status, Step
+from longhaul.core.jobs.lifecycle import Status
 from longhaul.core.jobs.state import history_entry
 from longhaul.core.models import Job, Tenant, utcnow
 from longhaul.core.upstreams import ownership
@@ -217,8 +216,8 @@ def accept(
             parsed.background_options.completion_window if parsed.background_options else None
         ),
         deadline_at=now + timedelta(seconds=deadline),
-        # Safety net: if the immediate submit message is lost, the sweep submits it.
-        next_poll_at=now + timedelta(seconds=settings.lease_seconds),
+        # Due now: the sweep's next tick submits it, in a batch with the others due.
+        next_poll_at=now,
         state_history=[history_entry(Status.QUEUED, now)],
         created_at=now,
         updated_at=now,
@@ -232,8 +231,6 @@ def accept(
         existing = _by_key(session, tenant, idempotency_key or "")
         assert existing is not None
         return _replay(existing, digest)
-    # Submitted at once, once the caller commits; the sweep is the net (``next_poll_at``).
-    messages.send_after_commit(session, messages.step(Step.SUBMIT, job_id))
     # The row is exactly ``values`` (no server defaults): no need to read it back.
     return Accepted(Job(**values), True)
 

@@ -112,5 +112,41 @@ def claim(
     return None if job is None else (job, owner)
 
 
+def claim_many(
+    session: Session,
+    job_ids: list[str],
+    statuses: Iterable[str],
+    *,
+    lease_seconds: int,
+    token: str | None = None,
+    now: datetime | None = None,
+    only_if: Any = None,
+    **values: Any,
+) -> tuple[str, list[Job]]:
+    """``claim`` for a batch in one statement: the jobs among ``job_ids`` this message may start
+    (all under one fresh owner). Returns (owner, claimed jobs)."""
+    statuses = list(statuses)
+    if "status" in values:
+        check_path(statuses, values["status"])
+    now = now or utcnow()
+    owner = secrets.token_hex(8)
+    until = now + timedelta(seconds=lease_seconds)
+    values.setdefault("next_poll_at", until)
+    stmt = (
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.status.in_(statuses), Job.deleted_at.is_(None))
+        .values(lease_owner=owner, lease_until=until, **values)
+        .returning(Job)
+        .execution_options(**RETURNED)
+    )
+    if only_if is not None:
+        stmt = stmt.where(only_if)
+    if token:
+        stmt = stmt.where(Job.lease_owner == token)
+    else:
+        stmt = stmt.where(or_(Job.lease_until.is_(None), Job.lease_until < now))
+    return owner, list(session.execute(stmt).scalars())
+
+
 def get_job(session: Session, job_id: str) -> Job | None:
     return session.execute(select(Job).where(Job.id == job_id)).scalar_one_or_none()

@@ -4,6 +4,7 @@ backoff."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,17 +12,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import openai
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from longhaul.core import failures, metrics, upstream
 from longhaul.core.config import Settings
+from longhaul.core.errors import NotFound
 from longhaul.core.jobs.cancel import start_cancel
 from longhaul.core.jobs.common import hand_to_finalize, poll_policy, retry_policy
 from longhaul.core.jobs.driver import drive
 from longhaul.core.jobs.lifecycle import UPSTREAM_TERMINAL, Status
-from longhaul.core.jobs.state import appended_history, claim, history_entry, transition
+from longhaul.core.jobs.state import appended_history, claim_many, history_entry, transition
 from longhaul.core.models import Job, utcnow
-from longhaul.core.streams.policy import relay_creates
+from longhaul.core.streams.policy import relay_owned
+from longhaul.core.upstreams.clients import specs_for
+from longhaul.core.upstreams.spec import UpstreamSpec
 
 log = logging.getLogger(__name__)
 
@@ -37,26 +42,42 @@ def upstream_body(job: Job) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Claimed:
-    job: Job
     owner: str
+    jobs: list[Job]
+    specs: dict[str | None, UpstreamSpec]  # each upstream the batch's jobs use
+
+
+Outcome = list[upstream.RawResult | BaseException]
 
 
 class Submit:
-    """One ``responses.create`` attempt, driven by ``driver.drive``."""
+    """One ``responses.create`` attempt for each job of a batch (the sweep reserves them under
+    one token), sent concurrently on the async SDK; driven by ``driver.drive``. ``client`` (a
+    sync SDK client) sends them one by one instead (tests hook their requests)."""
 
     def __init__(
-        self, job_id: str, *, client: openai.OpenAI, settings: Settings, token: str | None
+        self,
+        job_ids: list[str],
+        *,
+        settings: Settings,
+        token: str | None,
+        client: openai.OpenAI | None = None,
+        runner: upstream.AsyncUpstream | None = None,
     ) -> None:
-        self.job_id, self.client, self.settings, self.token = job_id, client, settings, token
+        self.job_ids, self.settings, self.token = job_ids, settings, token
+        self.client, self.runner = client, runner
 
     def claim(self, session: Session) -> Claimed | None:
         now = utcnow()
-        if relay_creates(session, self.job_id, self.settings, self.token):
-            return None  # a streaming job: the relay's create is its stream
-        # One statement takes the lease and moves the job to `submitting` (deadline permitting).
-        claimed = claim(
+        # Young streaming jobs are the relay's: its create is their stream.
+        relayed = relay_owned(session, self.job_ids, self.settings, self.token)
+        ids = [i for i in self.job_ids if i not in relayed]
+        if not ids:
+            return None
+        # One statement takes the leases and moves the jobs to `submitting` (deadline permitting).
+        owner, jobs = claim_many(
             session,
-            self.job_id,
+            ids,
             [Status.QUEUED],
             lease_seconds=self.settings.lease_seconds,
             token=self.token,
@@ -67,39 +88,76 @@ class Submit:
             state_history=appended_history(history_entry(Status.SUBMITTING, now)),
             updated_at=now,
         )
-        if claimed is None:
-            _past_deadline_before_submit(session, self.job_id, now)
+        if len(jobs) < len(ids):
+            _past_deadline_before_submit(session, set(ids) - {j.id for j in jobs}, now)
+        if not jobs:
             return None
-        return Claimed(*claimed)
+        specs = specs_for(session, {j.upstream_id for j in jobs}, settings=self.settings)
+        return Claimed(owner, jobs, specs)
 
     def calls_out(self, claimed: Claimed) -> bool:
         return True
 
-    def call(
-        self, claimed: Claimed, checkpoint: Callable[[], None]
-    ) -> upstream.RawResult | Exception:
-        try:
-            return upstream.create(self.client, upstream_body(claimed.job))
-        except Exception as exc:  # an outcome: recorded, never lost
-            return exc
+    def call(self, claimed: Claimed, checkpoint: Callable[[], None]) -> Outcome:
+        bodies = [upstream_body(job) for job in claimed.jobs]
+        if self.client is not None:
+            return [_create(self.client, body) for body in bodies]
+        runner = self.runner or upstream.get_async_upstream()
+        # Each job on its own upstream's client; a job whose upstream is gone fails.
+        clients = [
+            runner.client_for(spec) if (spec := claimed.specs.get(job.upstream_id)) else None
+            for job in claimed.jobs
+        ]
+        return runner.run(lambda _: _create_all(clients, bodies))
 
-    def record(
-        self, session: Session, claimed: Claimed, outcome: upstream.RawResult | Exception
-    ) -> None:
-        if isinstance(outcome, Exception):
-            record_failure(session, claimed.job, claimed.owner, outcome, self.settings)
-        else:
-            record_created(
-                session,
-                claimed.job.id,
-                claimed.owner,
-                outcome.body,
-                settings=self.settings,
-                poll_after_ms=outcome.headers.get("openai-poll-after-ms"),
-            )
+    def record(self, session: Session, claimed: Claimed, outcome: Outcome) -> None:
+        for job, result in zip(claimed.jobs, outcome, strict=True):
+            if isinstance(result, BaseException):
+                exc = result if isinstance(result, Exception) else RuntimeError(str(result))
+                record_failure(session, job, claimed.owner, exc, self.settings)
+            else:
+                record_created(
+                    session,
+                    job.id,
+                    claimed.owner,
+                    result.body,
+                    settings=self.settings,
+                    poll_after_ms=result.headers.get("openai-poll-after-ms"),
+                )
 
     def idle(self) -> None:
         return None
+
+
+def _create(client: openai.OpenAI, body: dict[str, Any]) -> upstream.RawResult | Exception:
+    try:
+        return upstream.create(client, body)
+    except Exception as exc:  # an outcome: recorded, never lost
+        return exc
+
+
+async def _create_all(
+    clients: list[openai.AsyncOpenAI | None], bodies: list[dict[str, Any]]
+) -> list[upstream.RawResult | BaseException]:
+    async def one(client: openai.AsyncOpenAI | None, body: dict[str, Any]) -> upstream.RawResult:
+        if client is None:
+            raise NotFound("The job's upstream no longer exists.")
+        return await upstream.acreate(client, body)
+
+    calls = [one(c, b) for c, b in zip(clients, bodies, strict=True)]
+    return list(await asyncio.gather(*calls, return_exceptions=True))
+
+
+def submit_jobs(
+    session: Session,
+    job_ids: list[str],
+    *,
+    settings: Settings,
+    token: str | None = None,
+    runner: upstream.AsyncUpstream | None = None,
+) -> None:
+    """Submit the jobs this message still holds (all of them with the sweep's ``token``)."""
+    drive(session, Submit(job_ids, settings=settings, token=token, runner=runner))
 
 
 def submit_job(
@@ -110,7 +168,8 @@ def submit_job(
     settings: Settings,
     token: str | None = None,
 ) -> None:
-    drive(session, Submit(job_id, client=client, settings=settings, token=token))
+    """One job through a sync SDK client (one create, one by one)."""
+    drive(session, Submit([job_id], settings=settings, token=token, client=client))
 
 
 def record_created(
@@ -164,16 +223,20 @@ def record_created(
     return running
 
 
-def _past_deadline_before_submit(session: Session, job_id: str, now: datetime) -> None:
-    job = session.get(Job, job_id)
-    if job is None or job.status != Status.QUEUED or job.deadline_at > now:
-        return
+def _past_deadline_before_submit(session: Session, job_ids: set[str], now: datetime) -> None:
+    """Of jobs the claim did not take, those still queued past their deadline fail now."""
+    late = session.execute(
+        select(Job.id).where(
+            Job.id.in_(job_ids), Job.status == Status.QUEUED, Job.deadline_at <= now
+        )
+    ).scalars()
     err = {
         "code": "deadline_exceeded",
         "message": "The job's deadline passed before it could be submitted upstream.",
         "type": "timeout",
     }
-    hand_to_finalize(session, job_id, [Status.QUEUED], now=now, reason="deadline", error=err)
+    for job_id in late:
+        hand_to_finalize(session, job_id, [Status.QUEUED], now=now, reason="deadline", error=err)
 
 
 def record_failure(

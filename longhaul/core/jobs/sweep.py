@@ -25,6 +25,9 @@ from longhaul.core.jobs.lifecycle import ACTIVE, QUEUE_FOR_STEP, STEP_FOR_STATUS
 from longhaul.core.jobs.state import transition
 from longhaul.core.models import Job, utcnow
 
+# Steps whose message carries a batch of jobs, worked concurrently on the async SDK.
+BATCHED = (Step.SUBMIT, Step.POLL)
+
 
 @dataclass(frozen=True)
 class QueueState:
@@ -45,16 +48,17 @@ class QueueState:
 
 @dataclass(frozen=True)
 class Admission:
-    """How much each queue may still take: ``room`` messages, polls batched ``poll_batch`` per
-    message. Without queue states (tests, tools) nothing is gated."""
+    """How much each queue may still take: ``room`` messages; the batched steps (submit, poll)
+    carry up to ``batch`` jobs per message and keep fewer messages waiting (``batched_queue``).
+    Without queue states (tests, tools) nothing is gated."""
 
     queues: Mapping[str, QueueState]
     per_queue: int
-    poll_queue: int
-    poll_batch: int
+    batched_queue: Mapping[str, int]  # queue → most batch messages waiting in it
+    batch: Mapping[str, int]  # step → jobs per message
 
     def room(self, queue: str) -> int:
-        target = self.poll_queue if queue == "poll" else self.per_queue
+        target = self.batched_queue.get(queue, self.per_queue)
         return max(target - self.queues.get(queue, QueueState(0)).depth, 0)
 
     def horizon(self, queue: str, now: datetime) -> datetime:
@@ -78,8 +82,8 @@ def claim_due(
     for status, step in STEP_FOR_STATUS.items():
         queue = QUEUE_FOR_STEP[step]
         horizon = admission.horizon(queue, now) if admission else now
-        if step == Step.POLL:
-            batch = admission.poll_batch if admission else budget
+        if step in BATCHED:
+            batch = admission.batch.get(step, budget) if admission else budget
             rounds = admission.room(queue) if admission else 1
         else:
             batch, rounds = budget, 1
@@ -91,8 +95,8 @@ def claim_due(
                 break
             token = secrets.token_hex(8)
             ids = _reserve(session, status, size, token, now, horizon, lease_seconds)
-            if ids and step == Step.POLL:
-                messages.send_after_commit(session, messages.poll_batch(ids, token))
+            if ids and step in BATCHED:
+                messages.send_after_commit(session, messages.batch(step, ids, token))
             elif ids:
                 messages.send_after_commit(session, *(messages.step(step, i, token) for i in ids))
             out += [(step, job_id, token) for job_id in ids]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from datetime import timedelta
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from longhaul.core.config import Settings
@@ -15,20 +17,24 @@ def wants_stream(job: Job, settings: Settings) -> bool:
     return bool(job.request_body.get("stream")) or settings.stream_all
 
 
-def relay_creates(session: Session, job_id: str, settings: Settings, token: str | None) -> bool:
-    """For submit: a young streaming job is the relay's to create (its create is the stream),
-    so submit leaves it alone and gives back a lease the sweep took for it. Past
-    ``relay_grace_seconds`` with no relay, submit creates it as usual: the relay attaches
-    later, or the job has no live events but still completes."""
-    job = session.get(Job, job_id)
-    if job is None or job.status != Status.QUEUED or not wants_stream(job, settings):
-        return False
-    if (utcnow() - job.created_at).total_seconds() >= settings.relay_grace_seconds:
-        return False
-    if token:
+def relay_owned(
+    session: Session, job_ids: list[str], settings: Settings, token: str | None
+) -> set[str]:
+    """For submit: young streaming jobs are the relay's to create (its create is the stream),
+    so submit leaves them alone and gives back a reservation the sweep took for them. Past
+    ``relay_grace_seconds`` with no relay, submit creates them as usual: the relay attaches
+    later, or the job has no live events but still completes. One read for the batch."""
+    young = utcnow() - timedelta(seconds=settings.relay_grace_seconds)
+    query = select(Job.id).where(
+        Job.id.in_(job_ids), Job.status == Status.QUEUED, Job.created_at > young
+    )
+    if not settings.stream_all:
+        query = query.where(Job.request_body["stream"].as_boolean().is_(True))
+    owned = set(session.execute(query).scalars())
+    if owned and token:
         session.execute(
             update(Job)
-            .where(Job.id == job_id, Job.lease_owner == token)
+            .where(Job.id.in_(owned), Job.lease_owner == token)
             .values(lease_owner=None, lease_until=None)
         )
-    return True
+    return owned

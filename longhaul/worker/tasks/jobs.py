@@ -9,17 +9,26 @@ from longhaul.core.db import session_scope
 from longhaul.core.jobs.cancel import cancel_job
 from longhaul.core.jobs.finalize import finalize_job
 from longhaul.core.jobs.poll import poll_jobs
-from longhaul.core.jobs.submit import submit_job
+from longhaul.core.jobs.submit import submit_jobs
 from longhaul.core.upstreams.clients import client_for_job
 from longhaul.worker.app import app
 
 
 @app.task(name="longhaul.jobs.submit")
 def submit(job_id: str, token: str | None = None) -> None:
-    settings = get_settings()
+    """One job (a message sent before submits were batched)."""
+    _submit([job_id], token)
+
+
+@app.task(name="longhaul.jobs.submit_batch")
+def submit_batch(job_ids: list[str], token: str | None = None) -> None:
+    """The queued jobs one sweep reserved under ``token``, created concurrently."""
+    _submit(job_ids, token)
+
+
+def _submit(job_ids: list[str], token: str | None) -> None:
     with session_scope() as session:
-        client = client_for_job(session, job_id, settings=settings)
-        submit_job(session, job_id, client=client, settings=settings, token=token)
+        submit_jobs(session, job_ids, settings=get_settings(), token=token)
 
 
 @app.task(name="longhaul.jobs.poll")

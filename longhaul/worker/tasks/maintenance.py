@@ -22,7 +22,10 @@ def sweep() -> int:
     polls) leave after the commit."""
     s = get_settings()
     admission = Admission(
-        queue_states(), s.dispatch_queue_target, s.poll_queue_batches, s.poll_batch_size
+        queue_states(),
+        s.dispatch_queue_target,
+        batched_queue={"submit": s.submit_queue_batches, "poll": s.poll_queue_batches},
+        batch={"submit": s.submit_batch_size, "poll": s.poll_batch_size},
     )
     with session_scope() as session:
         claimed = claim_due(
