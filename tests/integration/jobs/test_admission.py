@@ -30,10 +30,14 @@ def broker(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Re
     """The session's Redis as the Celery broker (an app imported earlier may point elsewhere),
     with the step queues empty: messages other runs left there (a shared Redis keeps them) are
     parked under another key for the test and put back after it."""
+    from longhaul.core import messages
     from longhaul.worker import app as app_module
+    from longhaul.worker.dispatch import send_messages
 
     if str(app_module.app.conf.broker_url) != redis_url:
         monkeypatch.setattr(app_module, "app", app_module.create_celery())
+    # The worker's sender (an API app built earlier in this process may have installed its own).
+    monkeypatch.setattr(messages, "_sender", send_messages)
     r = redis.Redis.from_url(redis_url)
     parked = {q: f"{q}:parked-by-test:{uuid.uuid4().hex}" for q in STEP_QUEUES}
     for queue, spot in parked.items():
