@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,28 @@ from tests.support.factories import add_job
 STEP_QUEUES = ("submit", "poll", "finalize")
 # Due long ago, so these sort before any due job other tests left in the session's database.
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def database_url(pg_server_url: str) -> Iterator[str]:
+    """This module's own database: due jobs other modules left behind would fill the sweep's
+    bounded batches before this module's own jobs."""
+    from longhaul.core import migrate
+    from tests.support.infra import fresh_database
+
+    previous = os.environ.get("LONGHAUL_DATABASE_URL")
+    with fresh_database(pg_server_url) as url:
+        migrate.upgrade(url)
+        os.environ["LONGHAUL_DATABASE_URL"] = url
+        get_settings.cache_clear()
+        try:
+            yield url
+        finally:
+            if previous is None:
+                os.environ.pop("LONGHAUL_DATABASE_URL", None)
+            else:
+                os.environ["LONGHAUL_DATABASE_URL"] = previous
+            get_settings.cache_clear()
 
 
 @pytest.fixture
