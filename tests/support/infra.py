@@ -72,6 +72,29 @@ def fresh_database(server_url: str) -> Iterator[str]:
 
 
 @contextmanager
+def own_database(server_url: str) -> Iterator[str]:
+    """A migrated database for one test module, the settings pointing at it while it lives (and
+    back after): for modules whose sweep or stack must not meet jobs other modules left due (the
+    sweep takes due jobs oldest first, in bounded batches)."""
+    from longhaul.core import migrate
+    from longhaul.core.config import get_settings
+
+    previous = os.environ.get("LONGHAUL_DATABASE_URL")
+    with fresh_database(server_url) as url:
+        migrate.upgrade(url)
+        os.environ["LONGHAUL_DATABASE_URL"] = url
+        get_settings.cache_clear()
+        try:
+            yield url
+        finally:
+            if previous is None:
+                os.environ.pop("LONGHAUL_DATABASE_URL", None)
+            else:
+                os.environ["LONGHAUL_DATABASE_URL"] = previous
+            get_settings.cache_clear()
+
+
+@contextmanager
 def redis_server(*, require_real: bool = False) -> Iterator[str]:
     """A Redis URL: from env, else a ``redis-server`` on a free port, else (unless a real server
     is required) an in-process fakeredis TCP server."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from longhaul.core.config import get_settings
 from longhaul.core.jobs import sweep as sweep_module
 from longhaul.core.models import Job, utcnow
 from tests.support.factories import add_job
+from tests.support.infra import own_database
 
 STEP_QUEUES = ("submit", "poll", "finalize")
 # Due long ago, so these sort before any due job other tests left in the session's database.
@@ -30,22 +30,8 @@ LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 def database_url(pg_server_url: str) -> Iterator[str]:
     """This module's own database: due jobs other modules left behind would fill the sweep's
     bounded batches before this module's own jobs."""
-    from longhaul.core import migrate
-    from tests.support.infra import fresh_database
-
-    previous = os.environ.get("LONGHAUL_DATABASE_URL")
-    with fresh_database(pg_server_url) as url:
-        migrate.upgrade(url)
-        os.environ["LONGHAUL_DATABASE_URL"] = url
-        get_settings.cache_clear()
-        try:
-            yield url
-        finally:
-            if previous is None:
-                os.environ.pop("LONGHAUL_DATABASE_URL", None)
-            else:
-                os.environ["LONGHAUL_DATABASE_URL"] = previous
-            get_settings.cache_clear()
+    with own_database(pg_server_url) as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
@@ -22,10 +23,18 @@ from longhaul.core.models.webhooks import InboundWebhook
 from longhaul.core.webhooks.signing import generate_secret
 from longhaul.simulator import start_simulator
 from tests.integration.webhooks.conftest import Receiver
-from tests.support.infra import free_port
+from tests.support.infra import free_port, own_database
 from tests.support.stack import Stack, base_env, wait_http
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def database_url(pg_server_url: str) -> Iterator[str]:
+    """Its own database: the stack's sweep takes due jobs oldest first, and jobs other modules
+    left due would go before this one."""
+    with own_database(pg_server_url) as url:
+        yield url
 
 
 def test_job_webhook_arrives_signed_woken_by_openai_webhook(
