@@ -23,6 +23,8 @@ directives, e.g. ``"create429:2,slow:5,files:3"``. See ``scenarios.py`` for the 
 ``create500:N``             first N creates get 500
 ``createdrop:N``            first N creates: connection closed, no response, nothing created
 ``createdup:N``             first N creates: response IS created, then the connection is closed
+``createhang:N``            first N creates: response IS created, no answer until the client
+                            gives up (a read timeout after the request was sent)
 ``poll500:N``               first N retrieves of the response get 500
 ``files:N``                 code interpreter writes N files (default 1)
 ``filesize:BYTES``          the last code-interpreter file is BYTES long, generated on the fly

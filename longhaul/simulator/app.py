@@ -133,6 +133,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     blob: Blob | None = None
     drop: bool = False
+    hang: bool = False  # no answer at all until the client closes the connection
     stream: Iterator[bytes] | None = None  # a text/event-stream body (streaming.py)
 
 
@@ -324,6 +325,8 @@ class Simulator:
             self.scheduler.schedule(record.terminal_at, record.id)
         if fault == "createdup":
             return Reply(drop=True)
+        if fault == "createhang":
+            return Reply(hang=True)
         if request.get("stream"):
             obfuscate = (request.get("stream_options") or {}).get("include_obfuscation", True)
             return Reply(200, stream=self.streamer.open(record, obfuscate=obfuscate is not False))

@@ -6,7 +6,7 @@ rejected with a 400 so typos do not silently pass)::
     directive   := name [":" integer]
     terminal    := fail | incomplete | cancelled | stuck
     timing      := queued:SECONDS | slow:SECONDS            (floats allowed)
-    create      := create429:N | create500:N | createdrop:N | createdup:N
+    create      := create429:N | create500:N | createdrop:N | createdup:N | createhang:N
     other       := poll500:N | files:N | filesize:BYTES | expired | quota | bad_request
     stream      := streamdrop:N    (the first event stream is cut after N events)
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CREATE_FAULTS = ("create429", "create500", "createdrop", "createdup")
+CREATE_FAULTS = ("create429", "create500", "createdrop", "createdup", "createhang")
 TERMINALS = ("fail", "incomplete", "cancelled")
 _FLAGS = {"fail", "incomplete", "cancelled", "stuck", "expired", "quota", "bad_request"}
 _FLOAT_ARGS = {"queued", "slow"}

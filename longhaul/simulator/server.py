@@ -25,6 +25,7 @@ from .render import error_body
 from .streaming import write_stream
 
 log = logging.getLogger("longhaul.simulator")
+HANG_SECONDS = 120.0
 
 
 class SimulatorHTTPServer(ThreadingHTTPServer):
@@ -76,6 +77,9 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.drop:
             self._drop()
             return
+        if reply.hang:
+            self._hang()
+            return
         try:
             self._send(reply, started)
         except (BrokenPipeError, ConnectionResetError):
@@ -86,6 +90,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _hang(self) -> None:
+        """Answer nothing until the client gives up and closes (at most ``HANG_SECONDS``)."""
+        deadline = time.monotonic() + HANG_SECONDS
+        with contextlib.suppress(OSError):
+            self.connection.settimeout(0.1)
+            while time.monotonic() < deadline:
+                try:
+                    if not self.connection.recv(4096):
+                        break
+                except TimeoutError:
+                    continue
+        self._drop()
 
     def _send(self, reply: Reply, started: float) -> None:
         if reply.stream is not None:

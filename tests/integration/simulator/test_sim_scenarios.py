@@ -116,6 +116,18 @@ def test_createdup_creates_then_drops(client: openai.OpenAI, admin: Any) -> None
     assert second.metadata["longhaul_job_id"] == "jdup"
 
 
+def test_createhang_creates_then_never_answers(client: openai.OpenAI, admin: Any) -> None:
+    """The request reaches the simulator and the response exists, but the caller only sees a
+    read timeout: the case where a create may have been sent."""
+    impatient = client.with_options(timeout=0.5)
+    with pytest.raises(openai.APITimeoutError):
+        create(impatient, "createhang:1", job="jhang")
+    assert admin("GET", "/_sim/stats")["live_responses"] == 1
+    second = create(client, "createhang:1", job="jhang")
+    assert admin("GET", "/_sim/stats")["counters"]["create"] == 2
+    assert second.metadata["longhaul_job_id"] == "jhang"
+
+
 def test_createdrop_without_job_id_keys_on_body(client: openai.OpenAI) -> None:
     params: dict[str, Any] = {
         "model": "gpt-5.5",
