@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx2 as httpx
@@ -137,6 +141,82 @@ def test_dropped_create_is_flagged_possibly_duplicated(
     view = job(stack, api_key, created.id)
     assert view["possibly_duplicated"] is True
     assert view["submit_attempts"] == 2
+
+
+class Receiver:
+    """A loopback webhook receiver keeping every event body it gets."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        events = self.events
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                events.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def event_for(self, job_id: str) -> dict[str, Any] | None:
+        return next((e for e in self.events if e["data"]["id"] == job_id), None)
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("scenario", "reason"),
+    [
+        ("create429:1", "rate_limit_exceeded"),
+        ("create500:1", "server_error"),  # the simulator's 500 has no code, only a type
+        ("createdrop:1", "connection_error"),
+    ],
+)
+def test_a_transient_submit_error_does_not_stick_to_a_job_that_completes(
+    client: openai.OpenAI,
+    stack: Stack,
+    api_key: str,
+    receiver: Receiver,
+    scenario: str,
+    reason: str,
+) -> None:
+    created = create(client, scenario, extra_body={"webhook": {"url": receiver.url}})
+    assert wait_done(client, created.id).status == "completed"
+    view = job(stack, api_key, created.id)
+    assert view["error"] is None
+    # The failed attempt stays in the history, with its reason and its error.
+    requeued = [h for h in view["state_history"] if h.get("reason")]
+    assert [(h["status"], h["reason"]) for h in requeued] == [("queued", reason)]
+    assert requeued[0]["error"]["message"]
+    assert "None" not in [h.get("reason") for h in view["state_history"]]
+    event = wait_for(lambda: receiver.event_for(created.id), 30, what="the webhook")
+    assert event["type"] == "response.completed"
+    assert event["data"]["error"] is None
+
+
+def test_a_job_failing_upstream_after_a_retried_submit_reports_the_upstreams_error(
+    client: openai.OpenAI, stack: Stack, api_key: str, receiver: Receiver
+) -> None:
+    created = create(client, "create429:1,fail", extra_body={"webhook": {"url": receiver.url}})
+    done = wait_done(client, created.id)
+    assert done.status == "failed"
+    assert done.error is not None and done.error.code == "server_error"
+    view = job(stack, api_key, created.id)
+    assert view["error"]["code"] == "server_error"
+    assert [h.get("reason") for h in view["state_history"]].count("rate_limit_exceeded") == 1
+    event = wait_for(lambda: receiver.event_for(created.id), 30, what="the webhook")
+    assert event["type"] == "response.failed"
+    assert event["data"]["error"]["code"] == "server_error"
 
 
 def test_poll_errors_are_retried(client: openai.OpenAI) -> None:

@@ -39,17 +39,19 @@ def transition(
     reason: str | None = None,
     owned_by: str | None = None,
     via: str | None = None,
+    history_error: dict[str, Any] | None = None,
     **values: Any,
 ) -> Job | None:
     """Move ``job_id`` to ``to_state`` only if it is in one of ``from_states`` (and, when given,
     still leased by ``owned_by``). ``via`` records a state passed through on the way (one
-    statement for two moves). Returns the updated job, or None if someone else won. A move the
-    lifecycle table lacks raises ``IllegalTransition`` before anything is written."""
+    statement for two moves); ``history_error`` is kept in the history entry. Returns the
+    updated job, or None if someone else won. A move the lifecycle table lacks raises
+    ``IllegalTransition`` before anything is written."""
     from_states = list(from_states)
     check_path(from_states, *((via, to_state) if via else (to_state,)))
     now = now or utcnow()
     entries = [history_entry(via, now)] if via else []
-    entries.append(history_entry(to_state, now, reason=reason))
+    entries.append(history_entry(to_state, now, reason=reason, error=history_error))
     stmt = (
         update(Job)
         .where(Job.id == job_id, Job.status.in_(from_states))

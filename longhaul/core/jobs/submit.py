@@ -191,6 +191,7 @@ def record_created(
         upstream_status=status,
         submitted_at=now,
         service_tier=body.get("service_tier"),
+        error=None,  # an earlier attempt's error stays in state_history only
     )
     if status in UPSTREAM_TERMINAL:  # finished at once: straight to finalize, one statement
         hand_to_finalize(
@@ -258,7 +259,8 @@ def record_failure(
             Status.QUEUED,
             now=now,
             owned_by=owner,
-            reason=str(info.error.get("code")),
+            reason=info.error.get("code") or info.error.get("type") or "upstream_error",
+            history_error=info.error,
             error=info.error,
             possibly_duplicated=dup,
             next_poll_at=now + timedelta(seconds=delay),
