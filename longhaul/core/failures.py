@@ -80,7 +80,11 @@ def classify(exc: BaseException) -> Failure:
         code = "timeout" if timeout else "connection_error"
         error = {"code": code, "message": _text(exc), "type": "http_error"}
         return Failure("transient", error, maybe_sent=_maybe_sent(exc))
-    if isinstance(exc, FileNotFoundError | NotFound):
+    if isinstance(exc, NotFound):  # Longhaul's own: the thing to call or fetch is gone
+        return Failure(
+            "missing", {"code": exc.code, "message": exc.message, "type": "longhaul_error"}
+        )
+    if isinstance(exc, FileNotFoundError):
         return Failure("missing", {"code": "not_found", "message": _text(exc), "type": "storage"})
     if isinstance(exc, StorageError):
         return Failure(

@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from longhaul.core import failures
-from longhaul.core.errors import Transient
+from longhaul.core.errors import NotFound, Transient
 from longhaul.core.storage.base import InvalidKey, ObjectTooLarge, StorageError
 from longhaul.core.webhooks.ssrf import BlockedDestination
 
@@ -93,6 +93,7 @@ RATE = {"code": "rate_limit_exceeded", "message": "slow down", "type": "requests
         # Longhaul's own refusals and errors
         (BlockedDestination("Refusing to deliver to x: loopback"), "permanent", False, None),
         (Transient("busy", retry_after=3), "transient", False, 3.0),
+        (NotFound("The job's upstream no longer exists."), "missing", False, None),
         (ValueError("bug"), "permanent", False, None),
     ],
 )
