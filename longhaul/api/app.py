@@ -22,7 +22,17 @@ from longhaul.schemas.errors import ErrorResponse
 from longhaul.schemas.requests import CreateResponseBody
 from longhaul.schemas.webhooks import WebhookEvent
 
-ROUTERS = ("health", "responses", "jobs", "artifacts", "usage", "webhooks", "admin", "files")
+ROUTERS = (
+    "health",
+    "responses",
+    "jobs",
+    "artifacts",
+    "usage",
+    "webhooks",
+    "admin",
+    "files",
+    "input_tokens",
+)
 
 
 @asynccontextmanager

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from . import render
 from .blobs import Blob
 from .config import SimulatorConfig
-from .outputs import FileSpec, Generated, generate, new_id
+from .outputs import FileSpec, Generated, generate, input_text, new_id, tokens
 from .render import error_body
 from .scenarios import ScenarioError, parse_scenario
 from .scheduler import TerminalScheduler
@@ -169,6 +169,7 @@ class Simulator:
         )
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Reply]]] = [
             ("POST", re.compile(r"/v1/responses"), self.create),
+            ("POST", re.compile(r"/v1/responses/input_tokens"), self.count_input_tokens),
             ("GET", re.compile(r"/v1/responses/([^/]+)"), self.retrieve),
             ("DELETE", re.compile(r"/v1/responses/([^/]+)"), self.delete),
             ("POST", re.compile(r"/v1/responses/([^/]+)/cancel"), self.cancel),
@@ -331,6 +332,39 @@ class Simulator:
             obfuscate = (request.get("stream_options") or {}).get("include_obfuscation", True)
             return Reply(200, stream=self.streamer.open(record, obfuscate=obfuscate is not False))
         return Reply(200, render.response_object(record, time.time()))
+
+    def count_input_tokens(self, *, query: Query, body: bytes) -> Reply:
+        """``POST /v1/responses/input_tokens``: what a create with this body would count as
+        input (the same estimate the simulated usage uses, predecessor included)."""
+        self.state.count("input_tokens_count")
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            return _error(400, "The request body is not valid JSON.", "invalid_request_error")
+        if not isinstance(request, dict):
+            return _error(400, "The request body must be a JSON object.", "invalid_request_error")
+        previous = request.get("previous_response_id")
+        prior = 0
+        if previous is not None:
+            record = _visible(self.state.get(str(previous)))
+            if record is None:
+                return _error(
+                    400,
+                    f"Previous response with id '{previous}' not found.",
+                    "invalid_request_error",
+                    "previous_response_not_found",
+                    "previous_response_id",
+                )
+            usage = record.generated.usage
+            prior = int(usage.get("input_tokens", 0)) + int(usage.get("output_tokens", 0))
+        count = (
+            tokens(input_text(request))
+            + tokens(str(request.get("instructions") or ""))
+            + 12 * len(request.get("tools") or [])
+            + prior
+            + 3
+        )
+        return Reply(200, {"object": "response.input_tokens", "input_tokens": count})
 
     def _validate(self, request: dict[str, Any]) -> Reply | None:
         if not isinstance(request.get("model"), str) or not request["model"]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx2
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
@@ -16,6 +15,8 @@ from starlette.background import BackgroundTask
 from longhaul.api.db import run_db
 from longhaul.api.deps import TenantDep
 from longhaul.api.errors import documented
+from longhaul.api.proxying import http as _http
+from longhaul.api.proxying import reply as _reply
 from longhaul.core.config import get_settings
 from longhaul.core.errors import InvalidInput, NotFound
 from longhaul.core.models import Tenant
@@ -31,16 +32,6 @@ KIND = "file"
 _PASS = ("content-type", "content-length", "content-disposition")
 
 
-def _http(request: Request) -> httpx2.AsyncClient:
-    """One connection pool per API process for every proxied upstream call."""
-    client = getattr(request.app.state, "upstream_http", None)
-    if client is None:
-        client = request.app.state.upstream_http = httpx2.AsyncClient(
-            timeout=httpx2.Timeout(30.0, read=600.0, write=600.0), follow_redirects=False
-        )
-    return client
-
-
 def _default_spec(session: Session, tenant: Tenant) -> tuple[str | None, UpstreamSpec]:
     upstream_id = tenant.default_upstream_id
     return upstream_id, spec_for(session, upstream_id, settings=get_settings())
@@ -51,15 +42,6 @@ def _owned_spec(session: Session, tenant: Tenant, file_id: str) -> UpstreamSpec:
     if row is None:
         raise NotFound(f"No such File object: {file_id}", param="id", code="not_found")
     return spec_for(session, row.upstream_id, settings=get_settings())
-
-
-def _reply(response: httpx2.Response) -> JSONResponse:
-    try:
-        body = response.json()
-    except ValueError:
-        body = {"error": {"message": response.text[:500], "type": "upstream_error",
-                          "param": None, "code": None}}  # fmt: skip
-    return JSONResponse(body, status_code=response.status_code)
 
 
 @router.post("", response_model=FileObject, responses=documented(400, 401, 413))

@@ -114,6 +114,25 @@ def response_job(session: Session, tenant: Tenant, response_id: str) -> Job | No
     ).scalar_one_or_none()
 
 
+def map_previous(session: Session, tenant: Tenant, body: dict[str, Any]) -> str | None:
+    """``previous_response_id: <job id>`` → that job's upstream response id; returns the job id.
+    (Intake's own mapping also insists the predecessor has completed.)"""
+    value = body.get("previous_response_id")
+    if not isinstance(value, str) or not is_job_id(value):
+        return None
+    job = session.execute(
+        select(Job).where(Job.id == value, Job.tenant_id == tenant.id, Job.deleted_at.is_(None))
+    ).scalar_one_or_none()
+    if job is None or not job.upstream_response_id:
+        raise InvalidInput(
+            f"Previous response with id '{value}' not found.",
+            param="previous_response_id",
+            code="previous_response_not_found",
+        )
+    body["previous_response_id"] = job.upstream_response_id
+    return job.id
+
+
 def map_conversation(session: Session, tenant: Tenant, body: dict[str, Any]) -> str | None:
     """``conversation: <job id>`` (string or ``{"id": …}``) → that job's conversation id.
     Returns the job's id (a follow-up runs on its upstream), or None."""

@@ -253,5 +253,10 @@ def test_rotate_keys_re_encrypts_every_secret(
     only_new = SecretBox([new])
     assert only_new.decrypt(str(row.api_key_secret)) == "sk-rot"
     assert only_new.decrypt(str(row.headers_secret)) == '{"X-Extra": "h"}'
+    # back under the session's key: rotation rewrites every row, other tests' too
+    monkeypatch.setenv("LONGHAUL_SECRET_KEYS", f"{settings.secret_keys[0]},{new}")
+    get_settings.cache_clear()
+    service.rotate_secrets(session, settings=get_settings())
+    session.commit()
     service.remove_upstream(session, name)
     session.commit()
