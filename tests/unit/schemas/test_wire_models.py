@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
-from longhaul.schemas.responses import ERROR_CODES, ResponseError, ResponseObject
-from longhaul.schemas.webhooks import WebhookAttempt
+from longhaul.core.jobs.lifecycle import RESPONSE_STATUS, TERMINAL, Status
+from longhaul.core.webhooks.outbox import BUDGET_THRESHOLD_REACHED, EVENT_TYPES
+from longhaul.schemas.jobs import JobStatus
+from longhaul.schemas.responses import ERROR_CODES, ResponseError, ResponseObject, ResponseStatus
+from longhaul.schemas.webhooks import EventType, WebhookAttempt
 from tests.support.openapi import openai_schemas
 
 INFO = {
@@ -19,6 +22,16 @@ INFO = {
     "cost": None,
     "artifacts": [],
 }
+
+
+def test_statuses_are_the_lifecycles() -> None:
+    """``schemas`` cannot import ``core``: the wire's words are held equal to the lifecycle's."""
+    assert set(get_args(JobStatus)) == {str(s) for s in Status}
+    shown = set(RESPONSE_STATUS.values()) | {str(s) for s in TERMINAL}
+    assert set(get_args(ResponseStatus)) == shown
+    spec = openai_schemas()["components"]["schemas"]["Response"]["allOf"][2]["properties"]
+    assert shown == set(spec["status"]["enum"])
+    assert set(get_args(EventType)) == {*EVENT_TYPES.values(), BUDGET_THRESHOLD_REACHED}
 
 
 def test_error_codes_are_openais_enum() -> None:
