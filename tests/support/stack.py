@@ -108,11 +108,18 @@ class Stack:
         return current if all(s == "completed" for s in current) else None
 
     def logs(self) -> str:
-        return "\n".join(
-            f"--- {p.name} ---\n{p.log.read_text()[-4000:]}"
-            for p in self.procs.values()
-            if p.log.exists()
-        )
+        """Each process's warnings and errors (first lines of each, the cause is often early),
+        then the tail of its log."""
+        out = []
+        for p in self.procs.values():
+            if not p.log.exists():
+                continue
+            text = p.log.read_text()
+            marks = ("WARNING", "ERROR", "CRITICAL", "Traceback", "lost", "shutdown", "Restarting")
+            notable = [line[:300] for line in text.splitlines() if any(m in line for m in marks)]
+            out.append(f"--- {p.name}: warnings and errors ---\n" + "\n".join(notable[:60]))
+            out.append(f"--- {p.name}: tail ---\n{text[-4000:]}")
+        return "\n".join(out)
 
 
 def wait_http(url: str, proc: Proc, timeout: float = 30.0) -> None:
