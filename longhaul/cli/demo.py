@@ -145,8 +145,8 @@ def run_demo(info: dict[str, Any], receiver: WebhookReceiver, *, timeout: float)
     user, _, password = str(info.get("flower_auth", "")).partition(":")
     print(
         f"Flower: {info['flower']} (user {user}, password {password}): the Tasks tab lists "
-        "longhaul.jobs.submit / poll / finalize and longhaul.webhooks.* runs; Broker shows "
-        f"queue lengths. Metrics: {info['metrics']}"
+        "longhaul.jobs.submit_batch / poll_batch / finalize and longhaul.webhooks.* runs; "
+        f"Broker shows queue lengths. Metrics: {info['metrics']}"
     )
     return 0 if all(v["status"] == "completed" for v in views.values()) else 1
 
