@@ -19,7 +19,7 @@ from longhaul.core.upstreams.spec import make_client as make_spec_client
 
 
 def make_client(settings: Settings, spec: UpstreamSpec | None = None) -> openai.OpenAI:
-    """SDK retries are off: Longhaul retries itself, durably, from the database (DESIGN §2.5)."""
+    """SDK retries are off: Longhaul retries itself, durably, from the database."""
     return make_spec_client(spec or default_spec(settings))
 
 

@@ -187,7 +187,7 @@ def accept(
         previous_job_id, upstream_body["previous_response_id"] = _map_predecessor(
             session, tenant, parsed.previous_response_id, "previous_response_id"
         )
-    # Every other id must be the tenant's, on the upstream the job will run on (DESIGN §11).
+    # Every other id must be the tenant's, on the upstream the job will run on.
     upstream_id = ownership.place(
         session,
         tenant,

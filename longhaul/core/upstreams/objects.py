@@ -1,4 +1,4 @@
-"""Ownership records of upstream objects made through Longhaul (DESIGN §11)."""
+"""Ownership records of upstream objects made through Longhaul."""
 
 from __future__ import annotations
 

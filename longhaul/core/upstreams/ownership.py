@@ -1,4 +1,4 @@
-"""Every upstream id in a create body must belong to the tenant (DESIGN §11): made through
+"""Every upstream id in a create body must belong to the tenant: made through
 Longhaul by this tenant on the same upstream, or living on the tenant's own upstream (its own key:
 the upstream itself keeps other accounts' objects out). Anything else is refused as if it did not
 exist — a 404 in OpenAI's shape, or for ``previous_response_id`` the 400

@@ -35,7 +35,7 @@ class UpstreamSpec:
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``openai.OpenAI`` / ``AsyncOpenAI`` (SDK retries off: Longhaul
-        retries itself, durably, from the database; DESIGN §2.5)."""
+        retries itself, durably, from the database)."""
         headers = dict(self.headers)
         if self.auth_style == "api-key" and self.api_key:
             headers["api-key"] = self.api_key
