@@ -118,7 +118,8 @@ def _drop(session: Session, transaction: SessionTransaction) -> None:
 
 
 # Every job step's queue, plus webhooks and housekeeping (the worker's queues, in order).
-QUEUES = (*dict.fromkeys(QUEUE_FOR_STEP.values()), "maintenance", "webhooks")
+STEP_QUEUES = tuple(dict.fromkeys(QUEUE_FOR_STEP.values()))
+QUEUES = (*STEP_QUEUES, "maintenance", "webhooks")
 ROUTES: dict[str, dict[str, str]] = {
     **{step_task(s): {"queue": q} for s, q in QUEUE_FOR_STEP.items()},
     POLL_BATCH: {"queue": QUEUE_FOR_STEP[Step.POLL]},

@@ -10,11 +10,8 @@ from collections.abc import Sequence
 import redis
 
 from longhaul.core import messages
-from longhaul.core.jobs.lifecycle import QUEUE_FOR_STEP
 from longhaul.core.jobs.sweep import QueueState
-from longhaul.core.messages import SENT_HEADER, Message
-
-STEP_QUEUES = tuple(dict.fromkeys(QUEUE_FOR_STEP.values()))
+from longhaul.core.messages import SENT_HEADER, STEP_QUEUES, Message
 
 
 def send_messages(batch: Sequence[Message]) -> None:

@@ -88,30 +88,17 @@ def claim(
     only the message carrying it may start, whatever its wait in the queue; without one the job
     must be neither leased nor reserved. The lease gets a fresh owner, so a redelivered copy of
     the same message finds nothing to claim. Returns (job, owner) or None."""
-    statuses = list(statuses)
-    if "status" in values:  # a claim that also moves the job (queued → submitting)
-        check_path(statuses, values["status"])
-    now = now or utcnow()
-    owner = secrets.token_hex(8)
-    until = now + timedelta(seconds=lease_seconds)
-    # ``next_poll_at`` moves with the lease: the due index then holds only claimable rows, and a
-    # step whose worker dies becomes due again when its lease runs out.
-    values.setdefault("next_poll_at", until)
-    stmt = (
-        update(Job)
-        .where(Job.id == job_id, Job.status.in_(statuses), Job.deleted_at.is_(None))
-        .values(lease_owner=owner, lease_until=until, **values)
-        .returning(Job)
-        .execution_options(**RETURNED)
+    owner, jobs = claim_many(
+        session,
+        [job_id],
+        statuses,
+        lease_seconds=lease_seconds,
+        token=token,
+        now=now,
+        only_if=only_if,
+        **values,
     )
-    if only_if is not None:
-        stmt = stmt.where(only_if)
-    if token:
-        stmt = stmt.where(Job.lease_owner == token)
-    else:
-        stmt = stmt.where(or_(Job.lease_until.is_(None), Job.lease_until < now))
-    job = session.execute(stmt).scalar_one_or_none()
-    return None if job is None else (job, owner)
+    return (jobs[0], owner) if jobs else None
 
 
 def claim_many(
@@ -128,11 +115,13 @@ def claim_many(
     """``claim`` for a batch in one statement: the jobs among ``job_ids`` this message may start
     (all under one fresh owner). Returns (owner, claimed jobs)."""
     statuses = list(statuses)
-    if "status" in values:
+    if "status" in values:  # a claim that also moves the jobs (queued → submitting)
         check_path(statuses, values["status"])
     now = now or utcnow()
     owner = secrets.token_hex(8)
     until = now + timedelta(seconds=lease_seconds)
+    # ``next_poll_at`` moves with the lease: the due index then holds only claimable rows, and a
+    # step whose worker dies becomes due again when its lease runs out.
     values.setdefault("next_poll_at", until)
     stmt = (
         update(Job)
