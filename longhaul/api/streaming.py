@@ -50,10 +50,17 @@ def event_stream(request: Request, session: Session, job: Job) -> StreamingRespo
     # ends: give it back now; the stream reads with short sessions of its own.
     session.commit()
     session.close()
+    return stream_events(job.id, after, link)
+
+
+def stream_events(
+    job_id: str, after: int, link: str, headers: dict[str, str] | None = None
+) -> StreamingResponse:
+    """The job's events after ``after`` as ``text/event-stream``, until its final event."""
     return StreamingResponse(
-        _frames(job.id, after, link),
+        _frames(job_id, after, link),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})},
     )
 
 

@@ -163,6 +163,16 @@ class Settings(BaseSettings):
         description="A streaming job no relay created by then is submitted by a worker instead.",
     )
 
+    # Plain (no `background`) requests: the call waits for the job
+    sync_wait_seconds: float = Field(
+        540.0,
+        description="A plain request waits this long for its job, then answers the Response as "
+        "it stands (in progress) for the client to poll (under the SDK's 600 s timeout).",
+    )
+    sync_poll_seconds: float = Field(
+        0.5, description="How often one API process checks all its waiting jobs (one query)."
+    )
+
     # Flower
     flower_port: int = Field(5555, description="Flower port.")
     flower_basic_auth: str = Field("admin:longhaul", description="Flower user:password.")

@@ -78,6 +78,12 @@ class LonghaulInfo(BaseModel):
     """The ``longhaul`` extension: the job behind the Response."""
 
     job_status: JobStatus
+    mode: Literal["background", "sync", "stream"] = Field(
+        "background",
+        description="How the request was made: ``background`` (``background: true``, with or "
+        "without ``stream``), ``stream`` (``stream: true`` alone) or ``sync`` (neither: the "
+        "call waited for the result). Every mode runs as a background job upstream.",
+    )
     upstream_response_id: str | None
     upstream_status: str | None
     possibly_duplicated: bool

@@ -3,32 +3,36 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from longhaul.api.db import autocommit_session, in_thread, run_db, sessions
 from longhaul.api.deps import TenantDep
 from longhaul.api.errors import documented
 from longhaul.api.links import base_url
-from longhaul.api.streaming import event_stream, wants_event_stream
+from longhaul.api.streaming import event_stream, stream_events, wants_event_stream
+from longhaul.api.waiting import waiters
 from longhaul.core import upstream
 from longhaul.core.config import get_settings
 from longhaul.core.costs.holds import hold_budget
 from longhaul.core.errors import Conflict, InvalidInput, NotFound
 from longhaul.core.jobs import intake, queries
 from longhaul.core.jobs.cancel import request_cancel
-from longhaul.core.jobs.lifecycle import ACTIVE, Status
+from longhaul.core.jobs.lifecycle import ACTIVE, RESPONSE_STATUS, Status
 from longhaul.core.jobs.views import NEW_JOB, response_view
 from longhaul.core.models import Job, Tenant, utcnow
+from longhaul.core.streams import store
 from longhaul.core.streams.store import delete_events
 from longhaul.core.upstreams.clients import spec_for
 from longhaul.core.upstreams.spec import UpstreamSpec
 from longhaul.schemas.responses import DeletedResponse, InputItemList, ResponseObject
 
 router = APIRouter(prefix="/v1/responses", tags=["responses"])
+REPLAYED = {"Idempotent-Replayed": "true"}
 
 # The body is read raw (bounded, parsed once in a thread); this only documents it.
 CREATE_BODY = {
@@ -50,38 +54,81 @@ AS_RESPONSE: dict[str, Any] = {
     "",
     status_code=200,
     **AS_RESPONSE,
-    responses=documented(400, 401, 402, 409, 413),
+    responses={
+        **documented(400, 401, 402, 409, 413),
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "The Response (``queued`` with ``background: true``; final, or as it "
+            "stands after ``LONGHAUL_SYNC_WAIT_SECONDS``, without); with ``stream: true``, "
+            "its events as server-sent events.",
+        },
+    },
     openapi_extra=CREATE_BODY,
 )
 async def create_response(
     request: Request,
     tenant: TenantDep,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
-) -> JSONResponse:
-    """Queue a background job; returns a Response object with ``status: queued``."""
+) -> Response:
+    """Queue a background job. ``background: true`` answers it at once (``queued``);
+    ``stream: true`` answers its events; neither waits for its end, as a synchronous server."""
     raw = await request.body()
+    link = base_url(request)
     # One thread for all of it: parse, one transaction, render.
-    return await in_thread(_create, raw, tenant, idempotency_key, base_url(request))
+    created = await in_thread(_create, raw, tenant, idempotency_key, link)
+    headers = REPLAYED if created.replayed else {}
+    if created.mode == "stream":
+        return stream_events(created.job_id, -1, link, headers)
+    if created.reply is not None:
+        return created.reply
+    outcome = await waiters.wait(request, created.job_id, get_settings().sync_wait_seconds)
+    if outcome == "gone":  # nobody to answer; the job goes on
+        return Response(status_code=204)
+    job_id = created.job_id
+
+    def view(session: Session) -> dict[str, Any]:
+        return response_view(session, queries.get_for_tenant(session, tenant, job_id), link)
+
+    return JSONResponse(await run_db(view), headers=headers)
 
 
-def _create(raw: bytes, tenant: Tenant, idempotency_key: str | None, link: str) -> JSONResponse:
+@dataclass(frozen=True)
+class Created:
+    job_id: str
+    mode: str  # "background" (answered now), "stream" (events) or "sync" (waits)
+    replayed: bool
+    reply: JSONResponse | None = None  # the answer, when it is ready now
+
+
+def _create(raw: bytes, tenant: Tenant, idempotency_key: str | None, link: str) -> Created:
     body = intake.parse_body(raw)
+    streaming = body.get("stream") is True
     # Without a budget the create writes one row with one INSERT, its own transaction: the
     # reads before it (replay, predecessor) take no locks, so BEGIN/COMMIT would only add round
-    # trips. With a budget the job and its hold are written together, in one transaction.
+    # trips. With a budget the job and its hold are written together, in one transaction, and
+    # a streamed job and its stream (event 0) likewise.
     budgeted = tenant.monthly_budget_usd is not None
-    with sessions()() if budgeted else autocommit_session() as session:
+    with sessions()() if budgeted or streaming else autocommit_session() as session:
         accepted = intake.accept(
             session, tenant, body, settings=get_settings(), idempotency_key=idempotency_key
         )
         if accepted.created and budgeted:  # 402 (nothing stored) when its maximum cost won't fit
             hold_budget(session, tenant, accepted.job)
+        job = accepted.job
+        mode = "stream" if streaming else intake.request_mode(job.request_body)
+        if streaming:  # event 0, Longhaul's response.created, is there before the answer
+            view = response_view(session, job, link, extras=NEW_JOB if accepted.created else None)
+            view["status"] = RESPONSE_STATUS[Status.QUEUED]
+            store.open_stream(session, job, view)
         session.commit()  # the sweep submits it at its next tick, batched with others
+        if mode != "background":
+            return Created(job.id, mode, not accepted.created)
         if not accepted.created:  # a replay shows the job as it is now
-            view = response_view(session, accepted.job, link)
-            return JSONResponse(view, headers={"Idempotent-Replayed": "true"})
+            view = response_view(session, job, link)
+            return Created(job.id, mode, True, JSONResponse(view, headers=REPLAYED))
     # The connection is back in the pool; the new row is all the view needs.
-    return JSONResponse(response_view(session, accepted.job, link, extras=NEW_JOB))
+    view = response_view(session, job, link, extras=NEW_JOB)
+    return Created(job.id, mode, False, JSONResponse(view))
 
 
 @router.get(

@@ -42,6 +42,16 @@ class Accepted:
     created: bool  # False when an Idempotency-Key replay returned an existing job
 
 
+def request_mode(request_body: dict[str, Any]) -> str:
+    """How the client asked (``longhaul.mode``); every mode runs as a background job upstream.
+    ``background``: ``background: true`` (answered at once, or streamed with ``stream: true``);
+    ``stream``: ``stream: true`` alone (answered as events); ``sync``: neither (the call waits
+    for the final Response)."""
+    if request_body.get("background") is True:
+        return "background"
+    return "stream" if request_body.get("stream") is True else "sync"
+
+
 def parse_body(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw)
@@ -67,21 +77,10 @@ def validate(body: dict[str, Any]) -> CreateResponseBody:
         raise InvalidInput(
             f"Invalid '{param}': {first['msg']}.", param=param, code="invalid_value"
         ) from exc
-    if parsed.stream:
-        raise InvalidInput(
-            "Longhaul runs background jobs and does not stream; send 'stream': false or omit it.",
-            param="stream",
-            code="unsupported_value",
-        )
-    if parsed.background is not True:
-        raise InvalidInput(
-            "Longhaul queues background jobs: set 'background': true.",
-            param="background",
-            code="background_required",
-        )
     if parsed.store is False:
         raise InvalidInput(
-            "Background jobs need 'store': true (or omit it).",
+            "Longhaul runs every request as a stored background job: send 'store': true "
+            "(or omit it).",
             param="store",
             code="unsupported_value",
         )
@@ -181,7 +180,9 @@ def accept(
             return _replay(existing, digest)
 
     upstream_body = {k: v for k, v in body.items() if k not in EXTENSION_FIELDS}
-    upstream_body.pop("stream", None)
+    # ``stream: true`` stays in the stored body (the relay's cue; a worker's create drops it).
+    if upstream_body.get("stream") is not True:
+        upstream_body.pop("stream", None)
     previous_job_id = None
     if parsed.previous_response_id and is_job_id(parsed.previous_response_id):
         previous_job_id, upstream_body["previous_response_id"] = _map_predecessor(

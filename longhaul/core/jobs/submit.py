@@ -36,6 +36,7 @@ def upstream_body(job: Job) -> dict[str, Any]:
     body["background"] = True
     body["store"] = True
     body.pop("stream", None)  # a worker's create never streams; the relay's does (core/streams)
+    body.pop("stream_options", None)
     body["metadata"] = {**(body.get("metadata") or {}), "longhaul_job_id": job.id}
     return body
 

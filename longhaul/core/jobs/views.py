@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from longhaul.core.artifacts.service import artifact_summaries_by_job
 from longhaul.core.costs.holds import hold_view
 from longhaul.core.costs.ledger import call_cost, summarize_lines
+from longhaul.core.jobs.intake import request_mode
 from longhaul.core.jobs.lifecycle import RESPONSE_STATUS, Status
 from longhaul.core.models import Job, ToolCall
 from longhaul.core.models.costs import LedgerLine
@@ -173,6 +174,7 @@ def build_response(
         body["error"] = ResponseError.of(job.error)
     body["longhaul"] = {
         "job_status": job.status,
+        "mode": request_mode(request),
         "upstream_response_id": job.upstream_response_id,
         "upstream_status": job.upstream_status,
         "possibly_duplicated": job.possibly_duplicated,

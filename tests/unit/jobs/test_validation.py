@@ -14,11 +14,10 @@ OK = {"model": "gpt-5.5", "input": "hi", "background": True}
         ({**OK, "model": 5}, "model", "invalid_value"),
         ({"model": "m", "background": True}, "input", "missing_required_parameter"),
         ({**OK, "input": 42}, "input", "invalid_value"),
-        ({**OK, "stream": True}, "stream", "unsupported_value"),
-        ({"model": "m", "input": "x"}, "background", "background_required"),
-        ({**OK, "background": False}, "background", "background_required"),
+        ({**OK, "stream": "yes"}, "stream", "invalid_value"),
         ({**OK, "background": "yes"}, "background", "invalid_value"),
         ({**OK, "store": False}, "store", "unsupported_value"),
+        ({"model": "m", "input": "x", "store": False}, "store", "unsupported_value"),
         ({**OK, "metadata": {"a": 1}}, "metadata.a", "invalid_value"),
         ({**OK, "metadata": {f"k{i}": "v" for i in range(16)}}, "metadata", "invalid_value"),
         ({**OK, "metadata": {"longhaul_job_id": "x"}}, "metadata", "invalid_value"),
@@ -54,3 +53,19 @@ def test_malformed_json(raw: bytes) -> None:
 def test_request_hash_ignores_key_order() -> None:
     assert intake.request_hash({"a": 1, "b": [1, 2]}) == intake.request_hash({"b": [1, 2], "a": 1})
     assert intake.request_hash({"a": 1}) != intake.request_hash({"a": 2})
+
+
+@pytest.mark.parametrize(
+    ("body", "mode"),
+    [
+        (OK, "background"),
+        ({**OK, "stream": True}, "background"),
+        ({"model": "m", "input": "x"}, "sync"),
+        ({"model": "m", "input": "x", "background": False}, "sync"),
+        ({"model": "m", "input": "x", "stream": True}, "stream"),
+        ({"model": "m", "input": "x", "stream": False}, "sync"),
+    ],
+)
+def test_every_mode_is_accepted_and_named(body: dict, mode: str) -> None:
+    intake.validate(body)
+    assert intake.request_mode(body) == mode
