@@ -100,8 +100,14 @@ class Settings(BaseSettings):
         20, description="Queued jobs one submit task creates upstream concurrently."
     )
     submit_queue_batches: int = Field(4, description="Most submit tasks waiting in their queue.")
+    finalize_batch_size: int = Field(
+        50, description="Due finalizing jobs one finalize task ends in one transaction."
+    )
+    finalize_queue_batches: int = Field(
+        4, description="Most finalize batch tasks the sweep keeps waiting in their queue."
+    )
     dispatch_queue_target: int = Field(
-        100, description="Most messages the sweep keeps waiting in the submit/finalize queues."
+        100, description="Most single-job messages the sweep keeps waiting in a queue (cancels)."
     )
     job_deadline_seconds: int = Field(6 * 3600, description="Default deadline of a job.")
     submit_max_attempts: int = Field(8, description="Create attempts before a job fails.")

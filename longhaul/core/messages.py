@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 SENT_HEADER = "longhaul_sent"
 POLL_BATCH = "longhaul.jobs.poll_batch"
 SUBMIT_BATCH = "longhaul.jobs.submit_batch"
+FINALIZE_BATCH = "longhaul.jobs.finalize_batch"
+# Hand-overs to finalize made in one transaction leave as batches of at most this many jobs.
+FINALIZE_HANDOVER_BATCH = 100
 DELIVER = "longhaul.webhooks.deliver"
 _PENDING = "longhaul.after_commit"
 
@@ -62,9 +65,30 @@ def step(step: str, job_id: str, token: str | None = None) -> Message:
     return Message(step_task(step), (job_id, token))
 
 
-def batch(step: str, job_ids: list[str], token: str) -> Message:
-    """One message for a batch of jobs the sweep reserved under ``token`` (submit, poll)."""
+def batch(step: str, job_ids: list[str], token: str | None) -> Message:
+    """One message for a batch of jobs: reserved by the sweep under ``token`` (submit, poll,
+    finalize), or handed to finalize (no token: the jobs are not leased)."""
     return Message(f"longhaul.jobs.{Step(step)}_batch", (job_ids, token))
+
+
+def finalize_handover(job_id: str) -> Message:
+    """A job handed to finalize; the hand-overs of one commit leave together (``coalesce``)."""
+    return batch(Step.FINALIZE, [job_id], None)
+
+
+def coalesce(messages: Sequence[Message]) -> list[Message]:
+    """Merge the finalize hand-overs among ``messages`` into batch messages (a poll batch that
+    saw 40 jobs end sends one finalize message, not 40); the others stay as they are."""
+    handed: list[str] = []
+    out: list[Message] = []
+    for message in messages:
+        if message.task == FINALIZE_BATCH and message.args[1] is None:
+            handed += message.args[0]
+        else:
+            out.append(message)
+    for i in range(0, len(handed), FINALIZE_HANDOVER_BATCH):
+        out.append(batch(Step.FINALIZE, handed[i : i + FINALIZE_HANDOVER_BATCH], None))
+    return out
 
 
 def deliver(delivery_id: str) -> Message:
@@ -100,7 +124,7 @@ def send_now(messages: Sequence[Message]) -> None:
         log.debug("no sender installed; %d message(s) left to the sweep", len(messages))
         return
     try:
-        _sender(messages)
+        _sender(coalesce(messages))
     except Exception:  # the broker is down: the sweep resends due work once it is back
         log.exception("could not send %d message(s); the sweep will pick them up", len(messages))
 
@@ -124,6 +148,7 @@ ROUTES: dict[str, dict[str, str]] = {
     **{step_task(s): {"queue": q} for s, q in QUEUE_FOR_STEP.items()},
     POLL_BATCH: {"queue": QUEUE_FOR_STEP[Step.POLL]},
     SUBMIT_BATCH: {"queue": QUEUE_FOR_STEP[Step.SUBMIT]},
+    FINALIZE_BATCH: {"queue": QUEUE_FOR_STEP[Step.FINALIZE]},
     "longhaul.webhooks.*": {"queue": "webhooks"},
     "longhaul.maintenance.*": {"queue": "maintenance"},
 }

@@ -84,3 +84,21 @@ def test_routes_cover_every_step_and_queue() -> None:
     for step in ("submit", "poll", "cancel", "finalize"):
         assert messages.ROUTES[messages.step_task(step)]["queue"] in messages.QUEUES
     assert messages.ROUTES[messages.POLL_BATCH] == {"queue": "poll"}
+
+
+def test_hand_overs_of_one_commit_leave_as_finalize_batches(
+    db: Session, sent: list[messages.Message]
+) -> None:
+    db.execute(text("SELECT 1"))
+    ids = [f"job_{i}" for i in range(messages.FINALIZE_HANDOVER_BATCH + 5)]
+    messages.send_after_commit(db, *map(messages.finalize_handover, ids))
+    messages.send_after_commit(db, messages.deliver("whd_9"), messages.step("finalize", "job_f"))
+    db.commit()
+    batches = [m for m in sent if m.task == messages.FINALIZE_BATCH]
+    assert [m.args[0] for m in batches] == [ids[:-5], ids[-5:]]  # in order, none lost or twice
+    assert all(m.args[1] is None for m in batches)
+    # Everything else leaves as it was queued: a single finalize is not merged into a batch.
+    assert [m for m in sent if m.task != messages.FINALIZE_BATCH] == [
+        messages.deliver("whd_9"),
+        messages.step("finalize", "job_f"),
+    ]

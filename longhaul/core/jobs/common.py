@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from longhaul.core import messages
 from longhaul.core.config import Settings
-from longhaul.core.jobs.lifecycle import RUNNING, Status, Step
+from longhaul.core.jobs.lifecycle import RUNNING, Status
 from longhaul.core.jobs.policy import PollPolicy, RetryPolicy
 from longhaul.core.jobs.state import transition
 from longhaul.core.models import Job, utcnow
@@ -42,9 +42,10 @@ def hand_to_finalize(
     reason: str | None = None,
     **values: Any,
 ) -> bool:
-    """Move the job to ``finalizing`` and queue ``finalize`` for after the commit. Should that
-    message be lost, ``next_poll_at`` lets the sweep send it again in 30 s (once the finalize
-    queue holds nothing older)."""
+    """Move the job to ``finalizing`` and queue its hand-over to finalize for after the commit
+    (the hand-overs of one commit leave as one batch message). Should that message be lost,
+    ``next_poll_at`` lets the sweep send it again in 30 s (once the finalize queue holds nothing
+    older)."""
     done = transition(
         session,
         job_id,
@@ -60,7 +61,7 @@ def hand_to_finalize(
     )
     if done is None:
         return False
-    messages.send_after_commit(session, messages.step(Step.FINALIZE, job_id))
+    messages.send_after_commit(session, messages.finalize_handover(job_id))
     return True
 
 

@@ -1,6 +1,11 @@
 """Finalize: archive artifacts, then in one transaction tool-call rows, the cost ledger, the final
 state and the outbox event. Safe to run twice: the CAS on ``finalizing`` admits one winner and every
-side effect has a unique key."""
+side effect has a unique key.
+
+Jobs arrive in batches (a poll batch's finished jobs, a sweep's due ones): ``finalize_jobs``
+claims a batch in one statement and ends the jobs without files in one transaction, one savepoint
+each, so the per-job cost is the writes themselves. A job with files to archive makes network
+calls that may last minutes: it goes back to the queue as a message of its own."""
 
 from __future__ import annotations
 
@@ -24,8 +29,8 @@ from longhaul.core.jobs import extract
 from longhaul.core.jobs.common import release
 from longhaul.core.jobs.driver import drive
 from longhaul.core.jobs.heartbeat import keep_lease
-from longhaul.core.jobs.lifecycle import Status
-from longhaul.core.jobs.state import claim, transition
+from longhaul.core.jobs.lifecycle import Status, Step
+from longhaul.core.jobs.state import claim, claim_many, transition
 from longhaul.core.models import Job, ToolCall, utcnow
 from longhaul.core.models.artifacts import Artifact
 from longhaul.core.webhooks.outbox import pending_delivery_ids, record_final_event
@@ -138,6 +143,39 @@ def finalize_job(
     token: str | None = None,
 ) -> str | None:
     return drive(session, Finalize(job_id, client=client, settings=settings, token=token))
+
+
+def finalize_jobs(
+    session: Session, job_ids: list[str], *, settings: Settings, token: str | None = None
+) -> dict[str, str | None]:
+    """End a batch of ``finalizing`` jobs: one claim, then each job without files recorded in
+    its own savepoint of one transaction (a job whose record raises is released to come back
+    later; the others commit). Jobs with files are released at once and sent on as single
+    ``finalize`` messages. Returns each claimed job's final status (None: not ended now)."""
+    owner, jobs = claim_many(
+        session, job_ids, [Status.FINALIZING], lease_seconds=settings.lease_seconds, token=token
+    )
+    results: dict[str, str | None] = {}
+    for job in jobs:
+        response = job.response_body or {}
+        if has_files(response):
+            release(session, job.id, owner, next_poll_at=utcnow() + timedelta(seconds=30))
+            messages.send_after_commit(session, messages.step(Step.FINALIZE, job.id))
+            results[job.id] = None
+            continue
+        step = Finalize(job.id, client=_NO_CALLS, settings=settings, token=None)
+        try:
+            with session.begin_nested():
+                results[job.id] = step.record(session, Claimed(job, owner, response), None)
+        except Exception:  # this job only: its savepoint is gone, the batch goes on
+            log.exception("job %s: finalize failed; it comes back in a minute", job.id)
+            release(session, job.id, owner, next_poll_at=utcnow() + timedelta(seconds=60))
+            results[job.id] = None
+    session.commit()
+    return results
+
+
+_NO_CALLS: Any = None  # a job without files makes no upstream call: no client needed
 
 
 def has_files(response: dict[str, Any]) -> bool:

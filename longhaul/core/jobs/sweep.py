@@ -25,8 +25,9 @@ from longhaul.core.jobs.lifecycle import ACTIVE, QUEUE_FOR_STEP, STEP_FOR_STATUS
 from longhaul.core.jobs.state import transition
 from longhaul.core.models import Job, utcnow
 
-# Steps whose message carries a batch of jobs, worked concurrently on the async SDK.
-BATCHED = (Step.SUBMIT, Step.POLL)
+# Steps whose message carries a batch of jobs (submits and polls run concurrently on the async
+# SDK; finalizes share one transaction).
+BATCHED = (Step.SUBMIT, Step.POLL, Step.FINALIZE)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from longhaul.core.config import get_settings
 from longhaul.core.db import session_scope
 from longhaul.core.jobs.cancel import cancel_job
-from longhaul.core.jobs.finalize import finalize_job
+from longhaul.core.jobs.finalize import finalize_job, finalize_jobs
 from longhaul.core.jobs.poll import poll_jobs
 from longhaul.core.jobs.submit import submit_jobs
 from longhaul.core.upstreams.clients import client_for_job
@@ -64,3 +64,11 @@ def finalize(job_id: str, token: str | None = None) -> None:
     with session_scope() as session:
         client = client_for_job(session, job_id, settings=settings)
         finalize_job(session, job_id, client=client, settings=settings, token=token)
+
+
+@app.task(name="longhaul.jobs.finalize_batch")
+def finalize_batch(job_ids: list[str], token: str | None = None) -> None:
+    """Jobs handed to finalize together, or reserved by one sweep under ``token``: those without
+    files end in one transaction; each with files is sent on as a ``finalize`` of its own."""
+    with session_scope() as session:
+        finalize_jobs(session, job_ids, settings=get_settings(), token=token)

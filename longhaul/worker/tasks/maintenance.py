@@ -18,14 +18,22 @@ log = logging.getLogger(__name__)
 # history and of the worker's event traffic, and say nothing about any job.
 @app.task(name="longhaul.maintenance.sweep", send_events=False)
 def sweep() -> int:
-    """Reserve due jobs the queues have room for; their messages (one per job, one per batch of
-    polls) leave after the commit."""
+    """Reserve due jobs the queues have room for; their messages (one per batch of submits,
+    polls or finalizes; one per cancel) leave after the commit."""
     s = get_settings()
     admission = Admission(
         queue_states(),
         s.dispatch_queue_target,
-        batched_queue={"submit": s.submit_queue_batches, "poll": s.poll_queue_batches},
-        batch={"submit": s.submit_batch_size, "poll": s.poll_batch_size},
+        batched_queue={
+            "submit": s.submit_queue_batches,
+            "poll": s.poll_queue_batches,
+            "finalize": s.finalize_queue_batches,
+        },
+        batch={
+            "submit": s.submit_batch_size,
+            "poll": s.poll_batch_size,
+            "finalize": s.finalize_batch_size,
+        },
     )
     with session_scope() as session:
         claimed = claim_due(

@@ -69,4 +69,4 @@ def test_a_batch_is_created_concurrently_and_each_outcome_recorded(
     assert late.submit_attempts == 0
     # A young streaming job is the relay's to create.
     assert fresh(streaming).status == "queued" and streaming.submit_attempts == 0
-    assert sent == [messages.step("finalize", late.id)]  # after the commit, nothing else
+    assert sent == [messages.finalize_handover(late.id)]  # after the commit, nothing else
