@@ -15,7 +15,7 @@ from pydantic.json_schema import JsonSchemaMode
 
 from longhaul.api import errors, publisher
 from longhaul.api.db import size_thread_pool
-from longhaul.api.middleware import BodySizeLimit
+from longhaul.api.middleware import EdgeGuard
 from longhaul.core.auth import TenantCache
 from longhaul.core.config import get_settings
 from longhaul.schemas.errors import ErrorResponse
@@ -57,10 +57,12 @@ def create_app() -> FastAPI:
     Instrumentator(
         excluded_handlers=["/metrics", "/healthz", "/readyz"], should_group_status_codes=False
     ).instrument(app)
-    app.add_middleware(
-        BodySizeLimit,
+    app.add_middleware(  # bodies bounded in size and time, and checked, before anything else
+        EdgeGuard,
         max_bytes=settings.max_body_bytes,
-        by_prefix={"/v1/files": settings.upload_max_bytes},
+        upload_max_bytes=settings.upload_max_bytes,
+        read_timeout=settings.body_read_timeout,
+        router=lambda: app.router,
     )
     for name in ROUTERS:
         module = importlib.import_module(f"longhaul.api.routes.{name}")

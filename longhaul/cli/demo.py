@@ -46,8 +46,12 @@ SAMPLES: list[dict[str, Any]] = [
             "model": "gpt-4.1",
             # The image model named, so every line of the job has a price.
             "tools": [
-                {"type": "image_generation", "model": "gpt-image-1", "quality": "medium",
-                 "size": "1024x1024"}
+                {
+                    "type": "image_generation",
+                    "model": "gpt-image-1",
+                    "quality": "medium",
+                    "size": "1024x1024",
+                }
             ],
             "input": "Draw a lighthouse at dusk, watercolour style.",
         },

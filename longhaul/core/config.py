@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(
         512 * 1024**2, description="Largest file uploaded through `/v1/files` (streamed)."
     )
+    body_read_timeout: float = Field(
+        15.0,
+        gt=0,
+        description="Seconds a request body may take to arrive (uploads: between chunks); "
+        "then 408.",
+    )
     admin_api_key: str | None = Field(None, description="Key with cross-tenant read access.")
     public_url: str | None = Field(
         None, description="External base URL of the API, for links in webhooks (default: request)."

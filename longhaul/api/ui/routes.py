@@ -126,7 +126,7 @@ def _filters(request: Request) -> tuple[browse.JobFilter, list[tuple[str, str]]]
         if sep and key.strip():
             metadata[key.strip()] = value.strip()
     filters = browse.JobFilter(
-        status=[s for s in q.getlist("status") if s in STATUSES],
+        status=list(dict.fromkeys(s for s in q.getlist("status") if s in STATUSES)),
         model=q.get("model") or None,
         created_from=datetime.combine(start, time.min, UTC) if start else None,
         created_to=datetime.combine(end + timedelta(days=1), time.min, UTC) if end else None,

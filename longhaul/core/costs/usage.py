@@ -61,6 +61,9 @@ _calls = case(
 )
 
 
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)  # the day after stays a date
+
+
 def usage_report(
     session: Session,
     *,
@@ -70,6 +73,13 @@ def usage_report(
     tenant_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """Rows for ``start`` ≤ day ≤ ``end`` (UTC), one per group; ``tenant_id=None`` = all tenants."""
+    for name, value in (("start", start), ("end", end)):
+        if not FIRST_DAY <= value <= LAST_DAY:
+            raise InvalidInput(
+                f"'{name}' must be between {FIRST_DAY} and {LAST_DAY}.",
+                param=name,
+                code="invalid_value",
+            )
     if end < start:
         raise InvalidInput("'end' is before 'start'.", param="end")
     groups = parse_group_by(group_by)

@@ -20,6 +20,7 @@ from longhaul.core.jobs.lifecycle import Status
 from longhaul.core.jobs.state import history_entry
 from longhaul.core.models import Job, Tenant, utcnow
 from longhaul.core.upstreams import ownership
+from longhaul.core.webhooks.ssrf import validate_url
 from longhaul.schemas.requests import EXTENSION_FIELDS, CreateResponseBody
 
 METADATA_MAX_KEYS = 15  # OpenAI allows 16; Longhaul adds longhaul_job_id
@@ -88,6 +89,8 @@ def validate(body: dict[str, Any]) -> CreateResponseBody:
         raise InvalidInput(
             "Missing required parameter: 'input'.", param="input", code="missing_required_parameter"
         )
+    if parsed.webhook is not None:  # refused now, not at send time
+        validate_url(str(parsed.webhook.url), param="webhook.url")
     meta = parsed.metadata or {}
     if len(meta) > METADATA_MAX_KEYS:
         raise InvalidInput(

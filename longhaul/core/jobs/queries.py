@@ -9,7 +9,10 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from longhaul.core.errors import InvalidInput, NotFound
+from longhaul.core.jobs.lifecycle import Status
 from longhaul.core.models import Job, Tenant
+
+STATUSES = tuple(s.value for s in Status)
 
 
 def get_for_tenant(session: Session, tenant: Tenant, job_id: str) -> Job:
@@ -21,6 +24,20 @@ def get_for_tenant(session: Session, tenant: Tenant, job_id: str) -> Job:
             f"No response found with id '{job_id}'.", param="response_id", code="not_found"
         )
     return job
+
+
+def parse_statuses(text: str, param: str = "status") -> list[str]:
+    """A comma list of job statuses, each a known one: the list stays short (one of each)."""
+    wanted = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [s for s in wanted if s not in STATUSES]
+    if unknown or not wanted:
+        shown = ", ".join(repr(s[:40]) for s in unknown[:3])
+        raise InvalidInput(
+            f"Unknown status {shown or repr(text[:40])}; expected some of {', '.join(STATUSES)}.",
+            param=param,
+            code="invalid_value",
+        )
+    return wanted
 
 
 def list_jobs(
@@ -40,7 +57,7 @@ def list_jobs(
         raise InvalidInput("'limit' must be between 1 and 100.", param="limit")
     stmt = select(Job).where(Job.tenant_id == tenant.id, Job.deleted_at.is_(None))
     if status:
-        stmt = stmt.where(Job.status.in_(status.split(",")))
+        stmt = stmt.where(Job.status.in_(parse_statuses(status)))
     if model:
         stmt = stmt.where(Job.model == model)
     if created_after:

@@ -104,9 +104,7 @@ class BudgetHold(Base):
         ),
     )
 
-    job_id: Mapped[str] = mapped_column(
-        ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
-    )
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     amount: Mapped[Decimal] = mapped_column(Numeric(20, 9))
     estimate: Mapped[dict[str, Any]] = mapped_column(JSONB)

@@ -26,7 +26,6 @@ from longhaul.core.models.base import Base, Timestamped, utcnow
 __all__ = ["ACTIVE", "TERMINAL", "Job", "ToolCall"]
 
 
-
 class Job(Timestamped, Base):
     __tablename__ = "jobs"
     __table_args__ = (

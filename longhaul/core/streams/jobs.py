@@ -181,9 +181,7 @@ def create_failed(
 def wake(session: Session, job_id: str) -> None:
     """A terminal stream event: poll the job now rather than at its next scheduled poll."""
     woken = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status.in_(RUNNING))
-        .values(next_poll_at=utcnow())
+        update(Job).where(Job.id == job_id, Job.status.in_(RUNNING)).values(next_poll_at=utcnow())
     ).rowcount  # type: ignore[attr-defined]
     if woken:
         messages.send_after_commit(session, messages.step(Step.POLL, job_id))

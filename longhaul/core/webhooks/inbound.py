@@ -6,6 +6,7 @@ wake-up: the job is made due now so the regular poll path fetches and finalizes 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from functools import lru_cache
@@ -43,13 +44,11 @@ def handle_openai_webhook(
         raise InvalidInput("Inbound OpenAI webhooks are not configured on this server.")
     lowered = {k.lower(): v for k, v in headers.items()}
     try:
-        event = _verifier(secret).webhooks.unwrap(raw_body, lowered)
-    except ValueError as exc:  # InvalidWebhookSignatureError, missing header, bad JSON
+        _verifier(secret).webhooks.verify_signature(raw_body, lowered)
+    except ValueError as exc:  # InvalidWebhookSignatureError, missing header
         raise InvalidInput(f"Invalid webhook: {exc}", code="invalid_signature") from exc
-
-    webhook_id = lowered.get("webhook-id") or str(getattr(event, "id", ""))
-    data = getattr(event, "data", None)
-    response_id = getattr(data, "id", None) if event.type in RESPONSE_EVENTS else None
+    # Signed, so OpenAI sent it; its shape is still checked before anything is stored.
+    webhook_id, kind, response_id = _parse_event(raw_body, lowered)
     job_id = None
     if response_id:
         job_id = session.execute(
@@ -59,7 +58,7 @@ def handle_openai_webhook(
         insert(InboundWebhook)
         .values(
             webhook_id=webhook_id,
-            type=event.type,
+            type=kind,
             response_id=response_id,
             job_id=job_id,
             received_at=utcnow(),
@@ -71,8 +70,8 @@ def handle_openai_webhook(
     if fresh is None:
         log.info("inbound webhook %s is a replay; ignored", webhook_id)
         return None
-    if event.type not in RESPONSE_EVENTS:
-        log.info("inbound webhook %s of type %s ignored", webhook_id, event.type)
+    if kind not in RESPONSE_EVENTS:
+        log.info("inbound webhook %s of type %s ignored", webhook_id, kind)
         return None
     if job_id is None:
         log.warning("inbound webhook %s: unknown response id %s", webhook_id, response_id)
@@ -89,3 +88,32 @@ def handle_openai_webhook(
     else:  # polled at once, after the commit makes the wake-up visible
         messages.send_after_commit(session, messages.step(Step.POLL, woken))
     return woken
+
+
+def _parse_event(raw_body: bytes, headers: Mapping[str, str]) -> tuple[str, str, str | None]:
+    """``(webhook id, type, response id)`` of a verified event; ``InvalidInput`` (400) for a
+    payload no OpenAI event has (never a 500 on what a column or the ORM cannot take)."""
+    try:
+        event = json.loads(raw_body)
+    except ValueError as exc:
+        raise InvalidInput(f"Invalid webhook: the body is not JSON ({exc}).") from exc
+    if not isinstance(event, dict):
+        raise InvalidInput("Invalid webhook: the event must be a JSON object.")
+    webhook_id = headers.get("webhook-id") or ""
+    if not 0 < len(webhook_id) <= 255:
+        raise InvalidInput(
+            "Invalid webhook: 'webhook-id' must be 1 to 255 characters.", param="webhook-id"
+        )
+    kind = event.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise InvalidInput("Invalid webhook: the event has no 'type'.", param="type")
+    if kind not in RESPONSE_EVENTS:
+        return webhook_id, kind[:100], None  # recorded and ignored
+    data = event.get("data")
+    response_id = data.get("id") if isinstance(data, dict) else None
+    if not isinstance(response_id, str) or not 0 < len(response_id) <= 128:
+        raise InvalidInput(
+            "Invalid webhook: 'data.id' must be a response id (a string of 1 to 128 characters).",
+            param="data.id",
+        )
+    return webhook_id, kind, response_id

@@ -155,19 +155,24 @@ def blocked_reason(ip: IPAddress) -> str | None:
     return None
 
 
-def validate_url(url: str) -> None:
-    """Registration-time check: absolute http(s) URL with a host and no credentials."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput("Webhook URL must be an absolute http(s) URL.", param="url")
-    if parts.username or parts.password:
-        raise InvalidInput("Webhook URL must not contain credentials.", param="url")
+def validate_url(url: str, param: str = "url") -> None:
+    """Registration-time check (endpoints and per-job URLs): an absolute http(s) URL with a host,
+    no credentials, no port 0."""
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket: http://[::1/
+        raise InvalidInput(f"Webhook URL is not a valid URL: {exc}.", param=param) from exc
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise InvalidInput("Webhook URL must be an absolute http(s) URL.", param=param)
+    if parts.username is not None or parts.password is not None:
+        raise InvalidInput("Webhook URL must not contain credentials.", param=param)
     try:
         port = parts.port
     except ValueError as exc:
-        raise InvalidInput(f"Webhook URL has a bad port: {exc}", param="url") from exc
+        raise InvalidInput(f"Webhook URL has a bad port: {exc}", param=param) from exc
     if port == 0:
-        raise InvalidInput("Webhook URL has a bad port: 0.", param="url")
+        raise InvalidInput("Webhook URL has a bad port: 0.", param=param)
 
 
 def pin(url: str, allow: Allow) -> Pinned:

@@ -17,9 +17,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("tool_calls", sa.Column("cost", sa.Numeric(precision=20, scale=9)))
-    op.add_column(
-        "tool_calls", sa.Column("cost_details", postgresql.JSONB(astext_type=sa.Text()))
-    )
+    op.add_column("tool_calls", sa.Column("cost_details", postgresql.JSONB(astext_type=sa.Text())))
     op.add_column("tool_calls", sa.Column("started_at", sa.DateTime(timezone=True)))
     op.add_column("tool_calls", sa.Column("ended_at", sa.DateTime(timezone=True)))
 
