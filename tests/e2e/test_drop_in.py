@@ -96,9 +96,7 @@ def test_stream_helper_and_a_dropped_stream(client: openai.OpenAI) -> None:
             break
     stream.close()
     job_id = head[0].response.id  # type: ignore[union-attr]
-    wait_for(
-        lambda: client.responses.retrieve(job_id).status == "completed", 60, what="the job"
-    )
+    wait_for(lambda: client.responses.retrieve(job_id).status == "completed", 60, what="the job")
     rest = list(client.responses.retrieve(job_id, stream=True, starting_after=2))
     numbers = [e.sequence_number for e in head + rest]
     assert numbers == list(range(len(numbers)))

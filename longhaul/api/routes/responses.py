@@ -81,9 +81,13 @@ async def create_response(
         return stream_events(created.job_id, -1, link, headers)
     if created.reply is not None:
         return created.reply
-    outcome = await waiters.wait(request, created.job_id, get_settings().sync_wait_seconds)
+    outcome, ready = await waiters.wait(
+        request, created.job_id, get_settings().sync_wait_seconds, link
+    )
     if outcome == "gone":  # nobody to answer; the job goes on
         return Response(status_code=204)
+    if ready is not None:
+        return JSONResponse(ready, headers=headers)
     job_id = created.job_id
 
     def view(session: Session) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, literal, or_, select, text, update
+from sqlalchemy import String, any_, bindparam, exists, literal, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from longhaul.core import messages
@@ -187,13 +188,17 @@ def wake(session: Session, job_id: str) -> None:
         messages.send_after_commit(session, messages.step(Step.POLL, job_id))
 
 
+# One array parameter, not one per id: a thousand ids bind and plan as cheaply as one.
+_FINISHED = select(Job.id, Job.status, Job.deleted_at).where(
+    Job.id == any_(bindparam("ids", type_=ARRAY(String)))
+)
+
+
 def finished(session: Session, job_ids: list[str]) -> dict[str, str | None]:
     """Of ``job_ids``, those that ended: terminal status, or None when deleted or gone."""
     if not job_ids:
         return {}
-    rows = session.execute(
-        select(Job.id, Job.status, Job.deleted_at).where(Job.id.in_(job_ids))
-    ).all()
+    rows = session.execute(_FINISHED, {"ids": job_ids}).all()
     found = {r.id for r in rows}
     ended: dict[str, str | None] = {j: None for j in job_ids if j not in found}
     for job_id, status, deleted_at in rows:

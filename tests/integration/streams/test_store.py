@@ -132,3 +132,13 @@ def test_progress_from_events(session: Session, tenant: Any) -> None:
     assert progress["events"] == len(raw) + 1 and progress["last_event_at"]
     job = add_job(session, tenant.id)
     assert job_progress(session, job.id) is None  # no stream, no progress
+
+
+def test_finished_names_the_jobs_that_ended(session: Session, tenant: Any) -> None:
+    running = add_job(session, tenant.id, status="in_progress").id
+    done = add_job(session, tenant.id, status="completed").id
+    deleted = add_job(session, tenant.id, status="failed", deleted_at=utcnow()).id
+    session.commit()
+    gone = f"resp_lh_{uuid.uuid4().hex}"
+    ended = stream_jobs.finished(session, [running, done, deleted, gone])
+    assert ended == {done: "completed", deleted: None, gone: None}
