@@ -44,9 +44,10 @@ WORK_CLASSES: dict[str, dict[str, Any]] = {
         "memory": "1Gi",
         "grace": 120,
     },
-    "webhooks": {
+    "webhooks": {  # attempts wait on receivers: threads, not processes
         "queues": ["webhooks"],
-        "concurrency": 8,
+        "pool": "threads",
+        "concurrency": 16,
         "max": 10,
         "per_pod": 40,
         "memory": "384Mi",
@@ -233,6 +234,7 @@ def workers() -> list[dict[str, Any]]:
             "worker",
             f"--queues={','.join(cfg['queues'])}",
             f"--concurrency={cfg['concurrency']}",
+            *([f"--pool={cfg['pool']}"] if "pool" in cfg else []),
             "--hostname=%h",
         ]
         c = container(

@@ -211,24 +211,26 @@ def _start(
     flower = _HttpChild(
         sup, "flower", lambda p: ["flower", "--port", str(p)], flower_port, "/healthcheck"
     )
-    worker = sup.spawn("worker", ["worker"], stop_timeout=30)
+    worker = sup.spawn("worker", worker_args("jobs"), stop_timeout=30)
+    # Webhook attempts wait on receivers: a pool of their own, threads (they only wait on I/O).
+    webhook_worker = sup.spawn("worker-webhooks", worker_args("webhooks"), stop_timeout=30)
     beat = sup.spawn("beat", ["beat"])
     relay = sup.spawn("relay", ["relay"], stop_timeout=15)
-    progress("started api, worker, beat, relay, flower")
+    progress("started api, workers (jobs, webhooks), beat, relay, flower")
     api.wait(fixed=api_fixed)
     progress("api healthy")
     flower.wait(fixed=flower_fixed)
     progress("flower healthy")
     procs.wait_until(
-        lambda: _worker_answers(redis_url), timeout=90, what="worker", proc=worker.proc,
+        lambda: _worker_answers(redis_url), timeout=90, what="workers", proc=worker.proc,
         log_file=worker.log,
     )  # fmt: skip
-    for child in (beat, relay):
+    for child in (webhook_worker, beat, relay):
         if child.proc.poll() is not None:
             raise StackError(
                 f"{child.name} exited with code {child.proc.returncode} (see {child.log})"
             )
-    progress("worker answers; beat and relay run")
+    progress("workers answer; beat and relay run")
     api_root = f"http://{host}:{api.port}"
     flower_url = f"http://127.0.0.1:{flower.port}"
     return {
@@ -328,14 +330,34 @@ def _port(name: str, preferred: int) -> int:
     return procs.free_port(preferred)
 
 
+def worker_args(kind: str) -> list[str]:
+    """``longhaul worker`` arguments of the stack's two workers: ``jobs`` (every queue but
+    webhooks, prefork) and ``webhooks`` (its own queue, threads)."""
+    from longhaul.core import messages
+    from longhaul.core.config import get_settings
+
+    settings = get_settings()
+    if kind == "jobs":
+        return ["worker", "--queues", ",".join(messages.JOB_QUEUES), "--hostname", "jobs@%h"]
+    port = settings.worker_metrics_port
+    metrics_port = procs.free_port(port + 1) if port else 0
+    return [
+        "worker", "--queues", messages.WEBHOOKS_QUEUE, "--pool", "threads",
+        "--concurrency", str(settings.webhook_worker_concurrency),
+        "--hostname", "webhooks@%h", "--metrics-port", str(metrics_port),
+    ]  # fmt: skip
+
+
 def _worker_answers(redis_url: str) -> bool:
+    """Both workers (jobs@…, webhooks@…) answer a Celery ping."""
     from celery import Celery
 
     app = Celery(broker=redis_url)
     try:
-        return bool(app.control.ping(timeout=1.0))
+        names = {name for reply in app.control.ping(timeout=1.0) for name in reply}
     finally:
         app.close()
+    return {n.split("@")[0] for n in names} >= {"jobs", "webhooks"}
 
 
 def _dev_api_key(data_dir: Path) -> str:

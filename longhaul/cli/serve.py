@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--queues", default="submit,poll,finalize,maintenance,webhooks")
     p.add_argument("--pool", default="prefork")
     p.add_argument("--hostname", default=None)
+    p.add_argument(
+        "--metrics-port", type=int, help="default LONGHAUL_WORKER_METRICS_PORT (0 = off)"
+    )
     p.set_defaults(func=_worker, passthrough=True)
 
     p = sub.add_parser("beat", help="run the periodic scheduler (one per deployment; RedBeat lock)")
@@ -105,7 +108,8 @@ def _worker(args: argparse.Namespace) -> int:
 
     _checked("database", "redis", "storage")
     settings = get_settings()
-    metrics.install(settings.worker_metrics_port)
+    port = settings.worker_metrics_port if args.metrics_port is None else args.metrics_port
+    metrics.install(port)
     logsetup.install(settings.log_format, settings.log_level)
     argv = [
         "worker",

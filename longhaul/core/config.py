@@ -160,6 +160,18 @@ class Settings(BaseSettings):
         (), description="CIDRs/hosts allowed despite the SSRF guard (dev/tests)."
     )
     webhook_rotation_grace_seconds: int = Field(86400, description="Old secret stays valid.")
+    webhook_destination_concurrency: int = Field(
+        4, ge=1, description="Deliveries in flight to one receiver (scheme, host, port) at most."
+    )
+    webhook_circuit_failures: int = Field(
+        3, ge=1, description="Failed attempts in a row that open a receiver's circuit."
+    )
+    webhook_circuit_seconds: float = Field(
+        30.0, description="First open period of a circuit; doubles per further failure (≤ 10 min)."
+    )
+    webhook_worker_concurrency: int = Field(
+        16, ge=1, description="Threads of the webhook worker `longhaul up` runs."
+    )
 
     # Streams (live progress)
     stream_all: bool = Field(

@@ -38,6 +38,7 @@ FINALIZE_BATCH = "longhaul.jobs.finalize_batch"
 # Hand-overs to finalize made in one transaction leave as batches of at most this many jobs.
 FINALIZE_HANDOVER_BATCH = 100
 DELIVER = "longhaul.webhooks.deliver"
+DELIVER_DUE = "longhaul.webhooks.deliver_due"
 _PENDING = "longhaul.after_commit"
 
 
@@ -142,14 +143,20 @@ def _drop(session: Session, transaction: SessionTransaction) -> None:
 
 
 # Every job step's queue, plus webhooks and housekeeping (the worker's queues, in order).
+# Webhook attempts wait on receivers, so they have a queue (and, by default, a worker) of their
+# own: a hanging receiver can hold a webhook slot, never a submit, poll or finalize one.
 STEP_QUEUES = tuple(dict.fromkeys(QUEUE_FOR_STEP.values()))
-QUEUES = (*STEP_QUEUES, "maintenance", "webhooks")
+WEBHOOKS_QUEUE = "webhooks"
+QUEUES = (*STEP_QUEUES, "maintenance", WEBHOOKS_QUEUE)
+JOB_QUEUES = tuple(q for q in QUEUES if q != WEBHOOKS_QUEUE)  # what the jobs worker serves
 ROUTES: dict[str, dict[str, str]] = {
     **{step_task(s): {"queue": q} for s, q in QUEUE_FOR_STEP.items()},
     POLL_BATCH: {"queue": QUEUE_FOR_STEP[Step.POLL]},
     SUBMIT_BATCH: {"queue": QUEUE_FOR_STEP[Step.SUBMIT]},
     FINALIZE_BATCH: {"queue": QUEUE_FOR_STEP[Step.FINALIZE]},
-    "longhaul.webhooks.*": {"queue": "webhooks"},
+    # The delivery tick is a quick database claim: behind hanging attempts it would come late.
+    DELIVER_DUE: {"queue": "maintenance"},
+    "longhaul.webhooks.*": {"queue": WEBHOOKS_QUEUE},
     "longhaul.maintenance.*": {"queue": "maintenance"},
 }
 

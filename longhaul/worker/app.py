@@ -59,7 +59,7 @@ def create_celery() -> Celery:
                 "options": {"expires": 60},
             },
             "deliver-due-webhooks": {
-                "task": "longhaul.webhooks.deliver_due",
+                "task": messages.DELIVER_DUE,
                 "schedule": timedelta(seconds=s.sweep_interval_seconds),
                 "options": {"expires": 10},
             },

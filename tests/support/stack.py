@@ -80,14 +80,33 @@ class Stack:
         self.api_url = f"http://127.0.0.1:{port}"
         wait_http(f"{self.api_url}/healthz", self.procs["api"])
 
-    def start_worker(self, name: str = "worker", concurrency: int = 2) -> Proc:
-        return self.start(
-            name,
-            "worker",
-            "--concurrency",
-            str(concurrency),
-            "--hostname",
-            f"{name}-{os.getpid()}@%h",
+    def start_worker(
+        self,
+        name: str = "worker",
+        concurrency: int = 2,
+        *,
+        queues: str | None = None,
+        pool: str | None = None,
+        metrics_port: int | None = None,
+    ) -> Proc:
+        """A worker on every queue (or ``queues``)."""
+        args = ["--concurrency", str(concurrency), "--hostname", f"{name}-{os.getpid()}@%h"]
+        args += ["--queues", queues] if queues else []
+        args += ["--pool", pool] if pool else []
+        args += ["--metrics-port", str(metrics_port)] if metrics_port is not None else []
+        return self.start(name, "worker", *args)
+
+    def start_workers(self) -> None:
+        """The two workers `longhaul up` runs: jobs (every queue but webhooks) and webhooks."""
+        from longhaul.core import messages
+
+        self.start_worker("worker", queues=",".join(messages.JOB_QUEUES))
+        self.start_worker(
+            "worker-webhooks",
+            concurrency=8,
+            queues=messages.WEBHOOKS_QUEUE,
+            pool="threads",
+            metrics_port=0,  # the jobs worker has the configured port
         )
 
     def stop_all(self) -> None:
@@ -178,15 +197,21 @@ def running_stack(
     redis_url: str,
     simulator_url: str,
     extra_env: Mapping[str, str] | None = None,
+    *,
+    split_workers: bool = True,
 ) -> Iterator[Stack]:
-    """API, worker and beat as processes on a clean broker; logs printed if startup fails."""
+    """API, the two workers and beat as processes on a clean broker; logs printed if startup
+    fails."""
     redis.Redis.from_url(redis_url).flushdb()  # no stale messages or beat lock from a past run
     with tempfile.TemporaryDirectory(prefix="longhaul-e2e-") as tmp:
         env = {**base_env(database_url, redis_url, simulator_url), **(extra_env or {})}
         st = Stack(env=env, workdir=Path(tmp))
         try:
             st.start_api()
-            st.start_worker()
+            if split_workers:
+                st.start_workers()
+            else:  # one worker on every queue (what `longhaul up` ran before webhooks had theirs)
+                st.start_worker()
             st.start("beat", "beat")
             # Jobs created before a worker listens sit in the queue until the sweep takes them
             # over; tests start from a stack that works, as `longhaul up` reports one.

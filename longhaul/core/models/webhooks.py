@@ -122,6 +122,18 @@ class WebhookAttempt(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class WebhookDestination(Base):
+    """A receiver's health, per origin (scheme://host:port): consecutive failed attempts and,
+    once they pass the threshold, until when its circuit is open (nothing is sent to it)."""
+
+    __tablename__ = "webhook_destinations"
+
+    origin: Mapped[str] = mapped_column(Text, primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    open_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class InboundWebhook(Base):
     """Every accepted inbound OpenAI webhook, keyed by ``webhook-id`` so replays are no-ops."""
 

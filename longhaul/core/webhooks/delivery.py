@@ -1,9 +1,10 @@
 """Delivering outbox events: claim due deliveries, POST one, record the attempt, schedule the next.
 
-Three guards keep an event from being sent twice at once or early: ``deliver_due`` leases the
-rows it hands out (so the next beat tick does not hand them out again while their tasks are
-queued), ``deliver_one`` holds the row lock (``FOR UPDATE SKIP LOCKED``) for the whole attempt, so
-a duplicate task skips instead of sending, and it attempts only when ``next_attempt_at`` has come,
+Three guards keep an event from being sent twice at once or early: every sender leases the rows
+it hands out (``destinations.claim``: the tick, finalize's immediate send and a redelivery, so
+none hands out what another's task holds, and each receiver gets a bounded number at once),
+``deliver_one`` holds the row lock (``FOR UPDATE SKIP LOCKED``) for the whole attempt, so a
+duplicate task skips instead of sending, and it attempts only when ``next_attempt_at`` has come,
 so a duplicate that runs after an attempt finds the next slot in the future and skips. A worker
 killed mid-attempt loses its lock and its lease runs out; the next tick hands the delivery out
 again with the same ``webhook-id``.
@@ -12,9 +13,9 @@ again with the same ``webhook-id``.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from longhaul.core import messages, metrics
@@ -28,7 +29,7 @@ from longhaul.core.models.webhooks import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from longhaul.core.webhooks import outbox
+from longhaul.core.webhooks import destinations, outbox
 from longhaul.core.webhooks.policy import decide
 from longhaul.core.webhooks.sender import SendResult, send
 from longhaul.core.webhooks.signing import ensure_secrets, sign_headers
@@ -38,28 +39,11 @@ log = logging.getLogger(__name__)
 
 
 def deliver_due(session: Session, now: datetime, *, limit: int | None = None) -> list[str]:
-    """Claim deliveries whose time has come (skipping rows other workers hold) and lease them;
-    one ``deliver`` message each leaves after the commit."""
-    settings = get_settings()
-    ids = list(
-        session.execute(
-            select(WebhookDelivery.id)
-            .where(
-                WebhookDelivery.status == "pending",
-                WebhookDelivery.next_attempt_at <= now,
-                or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now),
-            )
-            .order_by(WebhookDelivery.next_attempt_at)
-            .limit(limit or settings.sweep_batch_size)
-            .with_for_update(skip_locked=True)
-        ).scalars()
-    )
+    """Claim deliveries whose time has come (skipping rows other workers hold; within each
+    receiver's concurrency bound and closed circuit, ``destinations.claim``) and lease them; one
+    ``deliver`` message each leaves after the commit."""
+    ids = destinations.claim(session, now, limit=limit)
     if ids:
-        session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_(ids))
-            .values(lease_until=now + timedelta(seconds=settings.lease_seconds))
-        )
         messages.send_after_commit(session, *map(messages.deliver, ids))
     return ids
 
@@ -105,6 +89,8 @@ def deliver_one(session: Session, delivery_id: str) -> str | None:
         crash = f"{type(exc).__name__}: {exc}"
         failure = Failure("transient", {"code": "delivery_crashed", "message": crash})
         result = SendResult(error=crash, failure=failure)
+    else:  # our own crash says nothing about the receiver
+        destinations.record(session, delivery.url, result.failure, utcnow(), settings=settings)
 
     delivery.attempts += 1
     delivery.schedule_pos += 1

@@ -23,7 +23,9 @@ from longhaul.core.ids import new_id
 from longhaul.core.jobs.lifecycle import TERMINAL
 from longhaul.core.models import Job, utcnow
 from longhaul.core.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from longhaul.core.webhooks import destinations
 from longhaul.core.webhooks.policy import first_attempt_at
+from longhaul.core.webhooks.signing import ensure_secrets
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,11 @@ def add_deliveries(session: Session, event: WebhookEvent, job: Job, now: datetim
         )
     ).scalars()
     targets += [(e.id, e.url) for e in endpoints]
+    if targets:
+        # The tenant's first signing secret is created here, committed with the event, not by
+        # the first attempt: that one holds its transaction while it waits on the receiver, and
+        # every other attempt for the tenant would wait on its uncommitted insert.
+        ensure_secrets(session, event.tenant_id, now)
     due = first_attempt_at(get_settings().webhook_schedule_seconds, now)
     for endpoint_id, url in targets:
         session.execute(
@@ -114,11 +121,7 @@ def add_deliveries(session: Session, event: WebhookEvent, job: Job, now: datetim
 
 
 def pending_delivery_ids(session: Session, job_id: str) -> list[str]:
-    """Deliveries of a job still to be attempted (to enqueue right after the final commit)."""
-    return list(
-        session.execute(
-            select(WebhookDelivery.id)
-            .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-            .where(WebhookEvent.job_id == job_id, WebhookDelivery.status == "pending")
-        ).scalars()
-    )
+    """Lease the job's deliveries that are due now (within each receiver's bound, none to an open
+    circuit) for a send right after the final commit; the tick hands out the rest, and never
+    these while their lease runs."""
+    return destinations.claim(session, utcnow(), job_id=job_id)

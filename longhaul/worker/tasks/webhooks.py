@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from longhaul.core.db import session_scope
-from longhaul.core.messages import DELIVER
+from longhaul.core.messages import DELIVER, DELIVER_DUE
 from longhaul.core.models import utcnow
 from longhaul.core.webhooks.delivery import deliver_due as claim_due_deliveries
 from longhaul.core.webhooks.delivery import deliver_one
 from longhaul.worker.app import app
 
 
-@app.task(name="longhaul.webhooks.deliver_due", send_events=False)  # a 1 s tick
+@app.task(name=DELIVER_DUE, send_events=False)  # a 1 s tick
 def deliver_due() -> int:
     """Claim (and lease) due deliveries; one ``deliver`` task each leaves after the commit."""
     with session_scope() as session:

@@ -7,7 +7,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -104,6 +104,8 @@ def wh_settings(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[
     monkeypatch.setenv("LONGHAUL_WEBHOOK_ALLOW_HOSTS", json.dumps(["127.0.0.1"]))
     monkeypatch.setenv("LONGHAUL_WEBHOOK_CONNECT_TIMEOUT", "1")
     monkeypatch.setenv("LONGHAUL_WEBHOOK_READ_TIMEOUT", "2")
+    # Schedules play out in full; the circuit breaker has its own tests (test_destinations.py).
+    monkeypatch.setenv("LONGHAUL_WEBHOOK_CIRCUIT_FAILURES", "1000")
     get_settings.cache_clear()
     yield
     monkeypatch.undo()
@@ -142,19 +144,24 @@ def make_job(
     )
 
 
-def drive(session: Session, until: Callable[[], bool], *, timeout: float = 15.0) -> int:
-    """Play the worker in this process: run beat ticks and run the ``deliver`` messages they
-    send (captured, not put on the broker) until ``until()`` or ``timeout``; returns attempts."""
+def drive(
+    session: Session,
+    until: Callable[[], bool],
+    *,
+    timeout: float = 15.0,
+    deliveries: Sequence[str] = (),
+) -> int:
+    """Play the worker in this process: run ``deliveries`` (messages taken off the broker), beat
+    ticks and the ``deliver`` messages they send (captured, not put on the broker) until
+    ``until()`` or ``timeout``; returns attempts."""
     from longhaul.core import messages
 
     deadline = time.monotonic() + timeout
     attempts = 0
-    sent: list[messages.Message] = []
+    sent: list[messages.Message] = [messages.deliver(d) for d in deliveries]
     previous = messages.install(sent.extend)
     try:
         while time.monotonic() < deadline:
-            deliver_due(session, utcnow())
-            session.commit()
             while sent:
                 message = sent.pop(0)
                 assert message.task == messages.DELIVER
@@ -164,6 +171,8 @@ def drive(session: Session, until: Callable[[], bool], *, timeout: float = 15.0)
             if until():
                 return attempts
             time.sleep(0.02)
+            deliver_due(session, utcnow())
+            session.commit()
     finally:
         messages.install(previous)
     raise AssertionError(f"condition not met within {timeout}s ({attempts} attempts made)")

@@ -216,9 +216,9 @@ def test_rotation_sends_both_signatures_during_grace_then_only_the_new(
         .where(WebhookSecret.secret == old)
         .values(expires_at=utcnow() - timedelta(seconds=1))
     )
-    redeliver(session, job)
+    again = redeliver(session, job)  # leased for the message it sends at once
     session.commit()
-    drive(session, lambda: len(receiver.delivered) == 2)
+    drive(session, lambda: len(receiver.delivered) == 2, deliveries=again)
     second = receiver.requests[-1]
     assert second.verified_with == [1]
     assert len(second.headers["webhook-signature"].split(" ")) == 1
@@ -227,9 +227,9 @@ def test_rotation_sends_both_signatures_during_grace_then_only_the_new(
     # A rotation without grace drops the previous secret at once.
     newest = rotate_secret(session, tenant.id, grace_seconds=0)
     receiver.secrets = [old, new, newest]
-    redeliver(session, job)
+    again = redeliver(session, job)
     session.commit()
-    drive(session, lambda: len(receiver.delivered) == 3)
+    drive(session, lambda: len(receiver.delivered) == 3, deliveries=again)
     assert receiver.requests[-1].verified_with == [2]
 
 
