@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.longhaul-installed
 
-.PHONY: install demo test lint up down clean
+.PHONY: install demo test lint chaos up down clean
 
 install: $(STAMP)
 
@@ -33,6 +33,10 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+# Faults against the real stack (about 15 minutes, not part of `make test`): bench/chaos.py.
+chaos: install
+	$(BIN)/python -m bench.chaos
 
 clean:
 	rm -rf $(VENV) .longhaul .pytest_cache .mypy_cache .ruff_cache

@@ -70,6 +70,8 @@ class Messages(threading.Thread):
                 name = task.group(1).removesuffix("_batch")
                 self.messages[task.group(1)] += 1
                 args = json.loads(base64.b64decode(body.group(1)))[0]
+                if not args:  # the beat's ticks
+                    continue
                 ids = args[0] if isinstance(args[0], list) else [args[0]]
                 self.entries.setdefault(name, Counter()).update(ids)
 

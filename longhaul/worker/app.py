@@ -43,9 +43,11 @@ def create_celery() -> Celery:
         task_time_limit=600,
         task_soft_time_limit=540,
         task_queues=[Queue(q) for q in messages.QUEUES],
-        beat_max_loop_interval=5,
+        # The leader renews RedBeat's lock every tick (at least once a second); a spare beat
+        # retries it every second, so it takes over within about 5 s of the leader's death.
+        beat_max_loop_interval=1,
         redbeat_redis_url=s.redis_url,
-        redbeat_lock_timeout=30,
+        redbeat_lock_timeout=4,
         redbeat_key_prefix="longhaul:redbeat:",
         beat_schedule={
             "sweep-due-polls": {

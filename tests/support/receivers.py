@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,15 +13,26 @@ from typing import Any
 
 
 class Receiver:
-    """Counts POSTs; ``hang`` ones hold each request open until ``release`` (or ``max_hold``)."""
+    """Counts POSTs; ``hang`` ones hold each request open until ``release`` (or ``max_hold``);
+    others wait ``delay`` seconds, then answer ``status`` (with ``retry_after`` if set)."""
 
-    def __init__(self, *, hang: bool = False, status: int = 204, max_hold: float = 120.0) -> None:
+    def __init__(
+        self,
+        *,
+        hang: bool = False,
+        status: int = 204,
+        max_hold: float = 120.0,
+        delay: float = 0.0,
+        retry_after: str | None = None,
+    ) -> None:
         self.hang, self.status, self.max_hold = hang, status, max_hold
+        self.delay, self.retry_after = delay, retry_after
         self.release = threading.Event()
         self.lock = threading.Lock()
         self.received = 0
         self.holding = 0  # requests held open right now
         self.first_at: dict[str, float] = {}  # webhook-id -> first arrival (monotonic)
+        self.answered_ok: Counter[str] = Counter()  # webhook-id -> 2xx answers written
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,12 +47,20 @@ class Receiver:
                     receiver.release.wait(receiver.max_hold)
                     with receiver.lock:
                         receiver.holding -= 1
+                elif receiver.delay:
+                    time.sleep(receiver.delay)
                 try:
                     self.send_response(receiver.status)
+                    if receiver.retry_after:
+                        self.send_header("retry-after", receiver.retry_after)
                     self.send_header("content-length", "0")
                     self.end_headers()
+                    self.wfile.flush()
                 except OSError:  # the sender gave up while we held it
-                    pass
+                    return
+                if 200 <= receiver.status < 300:
+                    with receiver.lock:
+                        receiver.answered_ok[webhook_id] += 1
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -25,13 +25,19 @@ from longhaul.core.pricing import price_response
 from longhaul.core.pricing.attribution import Attribution, attribute, call_times
 
 CURRENCY = "USD"
+# Lines of an orphaned upstream response (a duplicate create, core/jobs/orphans.py): on the job's
+# ledger beside its own, never in place of them.
+DUPLICATE_KIND = "duplicate"
 
 
 def write_ledger(session: Session, job: Job, response: dict[str, Any]) -> None:
     """Price ``response`` for ``job`` and insert its ledger lines (flush only, idempotent)."""
     # Serialise finalizers of this job (the lead's status CAS updates the same row next).
     session.execute(select(Job.id).where(Job.id == job.id).with_for_update())
-    if session.execute(select(LedgerLine.id).where(LedgerLine.job_id == job.id).limit(1)).first():
+    own = select(LedgerLine.id).where(
+        LedgerLine.job_id == job.id, LedgerLine.kind != DUPLICATE_KIND
+    )
+    if session.execute(own.limit(1)).first():
         return
     priced = price_response(
         response,

@@ -6,6 +6,7 @@ import logging
 
 from longhaul.core.config import get_settings
 from longhaul.core.db import session_scope
+from longhaul.core.jobs.orphans import settle_orphans
 from longhaul.core.jobs.sweep import Admission, claim_due
 from longhaul.core.jobs.sweep import reconcile as reconcile_jobs
 from longhaul.worker.app import app
@@ -49,6 +50,7 @@ def reconcile() -> int:
         repaired = reconcile_jobs(session, lease_seconds=s.lease_seconds)
     if repaired:
         log.warning("reconcile repaired %d job(s)", repaired)
+    settle_orphans(session_scope, s)  # duplicates inbound webhooks named: cancelled, priced
     return repaired
 
 
