@@ -124,6 +124,10 @@ def deliver_one(session: Session, delivery_id: str) -> str | None:
         endpoint.disabled_at = now
         endpoint.disabled_reason = "The receiver answered 410 Gone."
     metrics.webhook_attempt(session, event.job_id, decision.status, now)
+    if not destinations.costly(result.failure) and result.status_code is not None:
+        # The receiver answers: the next delivery due to it takes this slot now, not at the tick.
+        nxt = destinations.claim(session, now, same_origin_as=delivery.url, limit=1)
+        messages.send_after_commit(session, *map(messages.deliver, nxt))
     log.info(
         "webhook %s attempt %d to %s: %s (%s)",
         event.id,

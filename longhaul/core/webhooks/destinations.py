@@ -4,7 +4,9 @@ a circuit breaker, so that a dead or hanging receiver costs the webhook workers 
 - **Concurrency.** A claimed delivery is leased (``lease_until``) until its attempt ends; at most
   ``LONGHAUL_WEBHOOK_DESTINATION_CONCURRENCY`` leased deliveries per origin. Everything that hands
   out deliveries claims through ``claim`` (the delivery tick, finalize's immediate send, a
-  redelivery), so the bound holds whoever sends.
+  redelivery), so the bound holds whoever sends. An attempt that got an answer hands its slot
+  on at once (the next due delivery to the same origin), so a busy receiver is not held to one
+  round per tick.
 - **Circuit.** An attempt that cost time or said the receiver is in trouble (no answer, a
   timeout, 408, 429, 5xx) counts a failure; ``LONGHAUL_WEBHOOK_CIRCUIT_FAILURES`` in a row open the
   origin's circuit for ``LONGHAUL_WEBHOOK_CIRCUIT_SECONDS``, doubled per further failure (at most
@@ -37,7 +39,7 @@ WITH due AS (
     SELECT d.id, d.next_attempt_at, {origin_sql("d.url")} AS origin
     FROM webhook_deliveries d
     {{job_join}}
-    WHERE d.status = 'pending' AND d.next_attempt_at <= :now
+    WHERE d.status = 'pending' AND d.next_attempt_at <= :now {{origin_filter}}
       AND (d.lease_until IS NULL OR d.lease_until < :now)
 ),
 busy AS (
@@ -76,14 +78,19 @@ def claim(
     now: datetime,
     *,
     job_id: str | None = None,
+    same_origin_as: str | None = None,
     limit: int | None = None,
     settings: Settings | None = None,
 ) -> list[str]:
-    """Lease due deliveries (all, or one job's), at most what each origin has room for and none
-    to an open circuit; oldest first. Returns their ids; the caller sends one ``deliver`` each
-    after its commit. Flush only."""
+    """Lease due deliveries (all, one job's, or those to the origin of the URL
+    ``same_origin_as``), at most what each origin has room for and none to an open circuit;
+    oldest first. Returns their ids; the caller sends one ``deliver`` each after its commit.
+    Flush only."""
     s = settings or get_settings()
     job_join = "JOIN webhook_events e ON e.id = d.event_id AND e.job_id = :job_id" if job_id else ""
+    origin_filter = (
+        f"AND {origin_sql('d.url')} = {origin_sql(':origin_url')}" if same_origin_as else ""
+    )
     params = {
         "now": now,
         "threshold": s.webhook_circuit_failures,
@@ -93,8 +100,11 @@ def claim(
     }
     if job_id:
         params["job_id"] = job_id
+    if same_origin_as:
+        params["origin_url"] = same_origin_as
     session.flush()
-    rows = session.execute(text(_CLAIM.format(job_join=job_join)), params).all()
+    sql = _CLAIM.format(job_join=job_join, origin_filter=origin_filter)
+    rows = session.execute(text(sql), params).all()
     return [r.id for r in sorted(rows, key=lambda r: (r.next_attempt_at, r.id))]
 
 

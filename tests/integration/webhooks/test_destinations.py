@@ -139,9 +139,16 @@ def test_failures_open_the_circuit_then_one_probe_closes_it(
     session.expire_all()
     state = session.get(WebhookDestination, origin)
     assert state is not None and (state.failures, state.open_until) == (0, None)
-    rest = set(deliver_due(session, utcnow())) & set(ids)  # closed: the full bound again
+    # Closed: the probe's answer handed its slot to the next one, the tick takes the last.
+    rest = set(deliver_due(session, utcnow())) & set(ids)
     session.commit()
-    assert len(rest) == 2
+    assert len(rest) == 1
+    leased = session.execute(
+        select(WebhookDelivery.id).where(
+            WebhookDelivery.id.in_(ids), WebhookDelivery.lease_until.is_not(None)
+        )
+    ).scalars()
+    assert len(set(leased)) == 2
     assert len(receiver.requests) == 3
 
 
@@ -174,3 +181,30 @@ def test_the_event_brings_the_tenants_first_secret(session: Session, cleanup: li
     assert active_secrets(session, tenant.id, utcnow()) == []
     cleanup += _job_deliveries(session, tenant, f"http://127.0.0.1:{free_port()}/hook", 1)
     assert len(active_secrets(session, tenant.id, utcnow())) == 1
+
+
+def test_an_answered_attempt_hands_its_slot_to_the_next_delivery_at_once(
+    session: Session,
+    tenant: Tenant,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    cleanup: list[str],
+) -> None:
+    from longhaul.core import messages
+
+    set_env(monkeypatch, "LONGHAUL_WEBHOOK_DESTINATION_CONCURRENCY", "1")
+    receiver.secrets = [create_secret(session, tenant.id)]
+    ids = _job_deliveries(session, tenant, receiver.url, 3)
+    cleanup += ids
+    sent: list[messages.Message] = []
+    previous = messages.install(sent.extend)
+    try:
+        [first] = set(deliver_due(session, utcnow())) & set(ids)
+        session.commit()
+        sent.clear()
+        assert deliver_one(session, first) == "delivered"
+        session.commit()
+        # The next one to the same receiver left with the attempt's commit, not at a tick.
+        assert [m.args[0] for m in sent] == [ids[1]]
+    finally:
+        messages.install(previous)
