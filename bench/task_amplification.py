@@ -67,7 +67,7 @@ class Messages(threading.Thread):
                 task, body = _TASK.search(command), _BODY.search(command)
                 if not task or not body:
                     continue
-                name = task.group(1).removesuffix("_batch")
+                name = task.group(1).removesuffix("_batch").rsplit(".", 1)[1]
                 self.messages[task.group(1)] += 1
                 args = json.loads(base64.b64decode(body.group(1)))[0]
                 if not args:  # the beat's ticks

@@ -21,16 +21,16 @@ def send_messages(batch: Sequence[Message]) -> None:
         app.send_task(message.task, args=list(message.args), headers=messages.headers())
 
 
-def queue_states() -> dict[str, QueueState]:
-    """Depth of each step queue and the send time of its oldest message (Redis lists are FIFO:
-    ``LPUSH`` in, ``BRPOP`` out, so the oldest sits at index -1)."""
+def queue_states(queues: Sequence[str] = STEP_QUEUES) -> dict[str, QueueState]:
+    """Depth of each step queue (or ``queues``) and the send time of its oldest message (Redis
+    lists are FIFO: ``LPUSH`` in, ``BRPOP`` out, so the oldest sits at index -1)."""
     pipe = _broker().pipeline(transaction=False)
-    for queue in STEP_QUEUES:
+    for queue in queues:
         pipe.llen(queue)
         pipe.lindex(queue, -1)
     replies = pipe.execute()
     states: dict[str, QueueState] = {}
-    for i, queue in enumerate(STEP_QUEUES):
+    for i, queue in enumerate(queues):
         depth, oldest = replies[2 * i], replies[2 * i + 1]
         states[queue] = QueueState(int(depth), _sent_at(oldest) if depth else None)
     return states

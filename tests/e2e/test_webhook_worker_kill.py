@@ -121,7 +121,11 @@ def test_worker_killed_mid_delivery_then_restarted(
     for name, proc in list(stack.procs.items()):  # a fresh victim of the wanted width
         if name.startswith("worker"):
             proc.stop()
-    victim = stack.start_worker(f"worker-victim-{concurrency}", concurrency=concurrency)
+    # Every event in flight at once to the one receiver: above its per-receiver bound.
+    wide = {"LONGHAUL_WEBHOOK_DESTINATION_CONCURRENCY": str(EVENTS + 2)}
+    victim = stack.start_worker(
+        f"worker-victim-{concurrency}", concurrency=concurrency, extra_env=wide
+    )
     in_flight = min(EVENTS, concurrency)
 
     ids = [
@@ -152,7 +156,7 @@ def test_worker_killed_mid_delivery_then_restarted(
             assert d["status"] == "pending" and d["attempt_count"] == 0, d
     receiver.release.set()
 
-    stack.start_worker(f"worker-after-{concurrency}")
+    stack.start_worker(f"worker-after-{concurrency}", extra_env=wide)
 
     def all_delivered() -> bool:
         return all(d["status"] == "delivered" for j in ids for d in deliveries(j))

@@ -88,13 +88,14 @@ class Stack:
         queues: str | None = None,
         pool: str | None = None,
         metrics_port: int | None = None,
+        extra_env: Mapping[str, str] | None = None,
     ) -> Proc:
         """A worker on every queue (or ``queues``)."""
         args = ["--concurrency", str(concurrency), "--hostname", f"{name}-{os.getpid()}@%h"]
         args += ["--queues", queues] if queues else []
         args += ["--pool", pool] if pool else []
         args += ["--metrics-port", str(metrics_port)] if metrics_port is not None else []
-        return self.start(name, "worker", *args)
+        return self.start(name, "worker", *args, extra_env=extra_env)
 
     def start_workers(self) -> None:
         """The two workers `longhaul up` runs: jobs (every queue but webhooks) and webhooks."""

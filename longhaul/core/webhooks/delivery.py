@@ -38,11 +38,14 @@ from longhaul.core.webhooks.ssrf import Allow
 log = logging.getLogger(__name__)
 
 
-def deliver_due(session: Session, now: datetime, *, limit: int | None = None) -> list[str]:
+def deliver_due(
+    session: Session, now: datetime, *, limit: int | None = None, horizon: datetime | None = None
+) -> list[str]:
     """Claim deliveries whose time has come (skipping rows other workers hold; within each
     receiver's concurrency bound and closed circuit, ``destinations.claim``) and lease them; one
-    ``deliver`` message each leaves after the commit."""
-    ids = destinations.claim(session, now, limit=limit)
+    ``deliver`` message each leaves after the commit. ``horizon``: every message sent before it
+    has left the webhooks queue (``QueueState.horizon``)."""
+    ids = destinations.claim(session, now, limit=limit, horizon=horizon)
     if ids:
         messages.send_after_commit(session, *map(messages.deliver, ids))
     return ids

@@ -34,13 +34,20 @@ def origin_sql(column: str) -> str:
     return _ORIGIN.format(url=column)
 
 
+# Free, or its lease ran out and its message cannot still be waiting in the queue: it was sent
+# (at lease_until - lease) before ``horizon``, the send time of the oldest message still there
+# (Redis lists are FIFO; core/jobs/sweep.py reasons the same way). A second message for a
+# delivery whose first still waits behind others would only be a task that finds nothing to do.
+_RECLAIMABLE = """(d.lease_until IS NULL OR (d.lease_until < :now
+    AND d.lease_until - make_interval(secs => :lease_s) < :horizon))"""
+
 _CLAIM = f"""
 WITH due AS (
     SELECT d.id, d.next_attempt_at, {origin_sql("d.url")} AS origin
     FROM webhook_deliveries d
     {{job_join}}
     WHERE d.status = 'pending' AND d.next_attempt_at <= :now {{origin_filter}}
-      AND (d.lease_until IS NULL OR d.lease_until < :now)
+      AND {_RECLAIMABLE}
 ),
 busy AS (
     SELECT {origin_sql("url")} AS origin, count(*) AS n
@@ -64,7 +71,7 @@ picked AS (
     WHERE d.id IN (
         SELECT id FROM ranked WHERE rn <= room ORDER BY next_attempt_at LIMIT :limit
     )
-      AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < :now)
+      AND d.status = 'pending' AND {_RECLAIMABLE}
     FOR UPDATE SKIP LOCKED
 )
 UPDATE webhook_deliveries SET lease_until = :lease_until
@@ -79,13 +86,15 @@ def claim(
     *,
     job_id: str | None = None,
     same_origin_as: str | None = None,
+    horizon: datetime | None = None,
     limit: int | None = None,
     settings: Settings | None = None,
 ) -> list[str]:
     """Lease due deliveries (all, one job's, or those to the origin of the URL
     ``same_origin_as``), at most what each origin has room for and none to an open circuit;
-    oldest first. Returns their ids; the caller sends one ``deliver`` each after its commit.
-    Flush only."""
+    oldest first. A delivery whose lease ran out is claimed again only if its message was sent
+    before ``horizon`` (default now: the queue is taken as empty). Returns their ids; the caller
+    sends one ``deliver`` each after its commit. Flush only."""
     s = settings or get_settings()
     job_join = "JOIN webhook_events e ON e.id = d.event_id AND e.job_id = :job_id" if job_id else ""
     origin_filter = (
@@ -97,6 +106,8 @@ def claim(
         "cap": s.webhook_destination_concurrency,
         "limit": limit or s.sweep_batch_size,
         "lease_until": now + timedelta(seconds=s.lease_seconds),
+        "lease_s": float(s.lease_seconds),
+        "horizon": min(horizon or now, now),
     }
     if job_id:
         params["job_id"] = job_id

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from longhaul.core.config import get_settings
 from longhaul.core.models import Tenant, utcnow
 from longhaul.core.models.webhooks import WebhookDelivery, WebhookDestination, WebhookEvent
 from longhaul.core.webhooks import destinations
@@ -208,3 +209,21 @@ def test_an_answered_attempt_hands_its_slot_to_the_next_delivery_at_once(
         assert [m.args[0] for m in sent] == [ids[1]]
     finally:
         messages.install(previous)
+
+
+def test_an_expired_lease_is_claimed_again_only_once_its_message_left_the_queue(
+    session: Session, tenant: Tenant, cleanup: list[str]
+) -> None:
+    [delivery] = _job_deliveries(session, tenant, f"http://127.0.0.1:{free_port()}/x", 1)
+    cleanup.append(delivery)
+    sent_at = utcnow()
+    assert delivery in deliver_due(session, sent_at)
+    session.commit()
+    lease = get_settings().lease_seconds
+    later = sent_at + timedelta(seconds=lease + 1)  # the lease ran out, no attempt started
+    # The oldest message still waiting was sent before ours: ours may be waiting behind it.
+    assert delivery not in deliver_due(session, later, horizon=sent_at - timedelta(seconds=1))
+    session.commit()
+    # Every message sent before ours has left: ours was lost (or its task died). Again.
+    assert delivery in deliver_due(session, later, horizon=sent_at + timedelta(seconds=1))
+    session.commit()
