@@ -149,13 +149,13 @@ def _beat(args: argparse.Namespace) -> int:
             if exc.code in (None, 0):
                 return 0
             logging.getLogger("longhaul.beat").warning(
-                "beat stopped (exit code %s); starting it again in 3 s", exc.code
+                "beat stopped (exit code %s); starting it again in 1 s", exc.code
             )
         except KeyboardInterrupt:
             return 0
         except Exception:  # e.g. redis ConnectionError while releasing the lock
-            logging.getLogger("longhaul.beat").exception("beat failed; starting it again in 3 s")
-        time.sleep(3)
+            logging.getLogger("longhaul.beat").exception("beat failed; starting it again in 1 s")
+        time.sleep(1)  # Redis back: the schedule resumes within seconds
 
 
 def _flower(args: argparse.Namespace) -> int:

@@ -61,7 +61,8 @@ def test_up_prints_where_everything_is(up: tuple[dict[str, Any], Path]) -> None:
     assert info["redis"] in ("redis-server", "fakeredis")
     status = longhaul("status", "--data-dir", str(data_dir), cwd=data_dir.parent)
     assert status.returncode == 0, status.stdout
-    for name in ("postgres", "simulator", "api", "worker", "beat", "relay", "flower"):
+    for name in ("postgres", "simulator", "api", "worker", "worker-webhooks", "beat", "relay",
+                 "flower"):  # fmt: skip
         assert f"{name} " in status.stdout
 
 
