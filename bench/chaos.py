@@ -492,19 +492,27 @@ def run(names: list[str], rounds: int | None) -> list[Row]:
             fault, default_rounds = SCENARIOS[name]
             row = Row(name)
             started = time.monotonic()
-            with receivers(1) as (receiver,), scenario_stack(pg, rds, sim, proxy, receiver) as ctx:
-                try:
-                    for _ in range(rounds or default_rounds):
-                        row.rounds += 1
-                        took = fault(ctx)
-                        if took is not None:
-                            row.recovery_s.append(took)
-                        ctx.wait_all_ended()
-                    measure(ctx, row)
-                except Exception as exc:
-                    row.notes = f"{type(exc).__name__}: {exc}"[:200]
-                    print(ctx.stack.logs()[-6000:])
-                row.restarts = ctx.restarts
+            try:
+                with (
+                    receivers(1) as (receiver,),
+                    scenario_stack(pg, rds, sim, proxy, receiver) as ctx,
+                ):
+                    try:
+                        for _ in range(rounds or default_rounds):
+                            row.rounds += 1
+                            took = fault(ctx)
+                            if took is not None:
+                                row.recovery_s.append(took)
+                            ctx.wait_all_ended()
+                        measure(ctx, row)
+                    except Exception as exc:
+                        row.notes = f"{type(exc).__name__}: {exc}"[:200]
+                        print(ctx.stack.logs()[-6000:])
+                    row.restarts = ctx.restarts
+            except Exception as exc:  # the stack did not start: say so, go on
+                row.notes = f"stack: {type(exc).__name__}: {exc}"[:200]
+                if rds.proc is None or rds.proc.poll() is not None:
+                    rds.start()
             base = next((r for r in rows if r.scenario == "baseline"), None)
             if base and base.p99_s:
                 row.inflation = round(row.p99_s / base.p99_s, 2)

@@ -176,6 +176,8 @@ def worker_answers(redis_url: str) -> bool:
     app = Celery(broker=redis_url)
     try:
         return bool(app.control.ping(timeout=1.0))
+    except redis.RedisError:  # a broker just restarted: not yet
+        return False
     finally:
         app.close()
 
