@@ -134,6 +134,9 @@ class Row:
     p99_s: float = 0.0
     inflation: float | None = None
     restarts: int = 0
+    duplicated: int = 0  # jobs the upstream holds more than one response for
+    flagged: int = 0  # jobs flagged possibly_duplicated
+    gaps_checked: int = 0  # pairs of consecutive delivery attempts checked for early retries
     notes: str = ""
 
 
@@ -460,6 +463,7 @@ def measure(ctx: Ctx, row: Row) -> None:
             wait = SCHEDULE[min(previous.number, len(SCHEDULE) - 1)]
             if previous.status_code in (429, 502, 503, 504):
                 wait = max(wait, RETRY_AFTER)
+            row.gaps_checked += 1
             if a.started_at.timestamp() < ended + wait - 0.05:
                 row.early_retries += 1
         previous = a
@@ -472,6 +476,8 @@ def measure(ctx: Ctx, row: Row) -> None:
     row.unflagged_duplicates += sum(
         1 for j in ctx.ids if per_job.get(j, 0) > 1 and j not in flagged
     )
+    row.duplicated += sum(1 for j in ctx.ids if per_job.get(j, 0) > 1)
+    row.flagged += len(flagged)
     row.duplicate_deliveries += sum(c - 1 for c in ctx.receiver.answered_ok.values() if c > 1)
     row.duplicate_deliveries += ctx.extra_duplicates
 
@@ -523,15 +529,17 @@ def run(names: list[str], rounds: int | None) -> list[Row]:
 
 
 def table(rows: list[Row]) -> str:
-    head = ["scenario", "rounds", "jobs", "lost", "unflagged dup", "dup ledger", "events/job",
-            "dup deliveries", "early retries", "recovery s", "p99 s", "inflation",
-            "restarts"]  # fmt: skip
+    head = ["scenario", "rounds", "jobs", "lost", "unflagged dup (dup / flagged)", "dup ledger",
+            "events/job", "dup deliveries", "early retries (gaps)", "recovery s", "p99 s",
+            "inflation", "restarts"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in rows:
         recovery = "/".join(f"{s:g}" for s in r.recovery_s) or "-"
-        cells = [r.scenario, r.rounds, r.jobs, r.lost, r.unflagged_duplicates,
+        cells = [r.scenario, r.rounds, r.jobs, r.lost,
+                 f"{r.unflagged_duplicates} ({r.duplicated} / {r.flagged})",
                  r.duplicate_ledger_lines, r.events_per_job, r.duplicate_deliveries,
-                 r.early_retries, recovery, r.p99_s, r.inflation or "-", r.restarts]  # fmt: skip
+                 f"{r.early_retries} ({r.gaps_checked})", recovery, r.p99_s, r.inflation or "-",
+                 r.restarts]  # fmt: skip
         lines.append("| " + " | ".join(map(str, cells)) + " |")
         if r.notes:
             lines.append(f"|   ↳ {r.notes} |")
