@@ -97,6 +97,7 @@ def main() -> None:
     with postgres_server() as server, fresh_database(server) as url:
         os.environ["LONGHAUL_DATABASE_URL"] = url
         os.environ["LONGHAUL_BUDGET_MODE"] = "hold"
+        os.environ["LONGHAUL_RATE_LIMIT_PER_SECOND"] = "0"  # one key sends everything
         from fastapi.testclient import TestClient
 
         from longhaul.api.app import create_app

@@ -251,6 +251,7 @@ def main() -> None:
             LONGHAUL_DATABASE_URL=db_url,
             LONGHAUL_REDIS_URL=redis_url,
             LONGHAUL_OPENAI_BASE_URL="http://127.0.0.1:9/v1",  # never called: no worker runs
+            LONGHAUL_RATE_LIMIT_PER_SECOND="0",  # one key sends everything
             PYTHONUNBUFFERED="1",
         )
         if args.threads:

@@ -11,6 +11,11 @@ from sqlalchemy.orm import Session
 
 from tests.support import infra
 
+# Request limits are off unless a test turns one on (tests/integration/api/test_limits.py):
+# load tests send hundreds of requests per second with one key from one address.
+for _name in ("RATE_LIMIT_PER_SECOND", "AUTH_FAILURES_PER_MINUTE", "REDELIVER_PER_HOUR"):
+    os.environ.setdefault(f"LONGHAUL_{_name}", "0")
+
 
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:

@@ -15,6 +15,7 @@ from pydantic.json_schema import JsonSchemaMode
 
 from longhaul.api import errors, publisher
 from longhaul.api.db import size_thread_pool
+from longhaul.api.limits import Limits
 from longhaul.api.middleware import EdgeGuard
 from longhaul.core.auth import TenantCache
 from longhaul.core.config import get_settings
@@ -50,6 +51,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     app.state.tenants = TenantCache(settings.auth_cache_seconds)
+    app.state.limits = Limits(settings)  # per key, per failing address, per redelivered job
     app.state.tenant_lookups = {}  # key hash → the lookup in flight (deps.current_tenant)
     publisher.install(settings)  # work queued in a request leaves after its commit
     errors.install(app)

@@ -14,8 +14,10 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from longhaul.api.db import run_db, sessions
+from longhaul.api.limits import Limits
 from longhaul.core.auth import TenantCache, hash_key, require_key, tenant_for_hash
 from longhaul.core.config import get_settings
+from longhaul.core.errors import Unauthorized
 from longhaul.core.models import Tenant
 
 
@@ -25,12 +27,27 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 async def current_tenant(request: Request) -> Tenant:
-    key_hash = hash_key(require_key(bearer_token(request)))
+    limits: Limits = request.app.state.limits
+    try:
+        key_hash = hash_key(require_key(bearer_token(request)))
+    except Unauthorized:
+        await limits.hit(limits.auth_failures, client_address(request))
+        raise
     cache: TenantCache = request.app.state.tenants
     tenant = cache.get(key_hash)
-    if tenant is None:
-        tenant = await _look_up_once(request.app.state.tenant_lookups, cache, key_hash)
+    if tenant is None:  # an address that failed too often may not try unknown keys for a while
+        await limits.check(limits.auth_failures, client_address(request))
+        try:
+            tenant = await _look_up_once(request.app.state.tenant_lookups, cache, key_hash)
+        except Unauthorized:
+            await limits.hit(limits.auth_failures, client_address(request))
+            raise
+    await limits.hit(limits.per_key, key_hash[:32])
     return tenant
 
 

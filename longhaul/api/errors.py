@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from typing import Any
 
+import httpx2
+import redis.exceptions
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from longhaul.api.limits import RateLimited
 from longhaul.core import errors
 from longhaul.schemas.errors import ErrorDetail, ErrorResponse
 
 log = logging.getLogger(__name__)
 
 STATUS = {
+    RateLimited: 429,
     errors.InvalidInput: 400,
     errors.Unauthorized: 401,
     errors.NotFound: 404,
@@ -36,6 +42,7 @@ TYPES = {
     408: "invalid_request_error",
     409: "conflict_error",
     413: "invalid_request_error",
+    429: "requests",
     415: "invalid_request_error",
     503: "server_error",
 }
@@ -49,15 +56,53 @@ WHEN = {
     408: "The request body did not arrive within ``LONGHAUL_BODY_READ_TIMEOUT``.",
     409: "Conflicts with the object's state (e.g. deleting a running job).",
     413: "Request body too large.",
+    429: "Rate limit reached; retry after ``Retry-After`` seconds.",
     503: "Database or broker briefly unavailable; retry after ``Retry-After``.",
 }
 
 
+class Outages:
+    """One log line per outage episode of a dependency, not one per request: a refusal is logged
+    when none was in the last ``quiet`` seconds, with how many were refused silently since."""
+
+    def __init__(self, quiet: float = 60.0) -> None:
+        self.quiet = quiet
+        self._last: dict[str, float] = {}
+        self._silent: dict[str, int] = {}
+
+    def refused(self, what: str, request: Request, exc: BaseException) -> None:
+        now = time.monotonic()
+        last = self._last.get(what)
+        if last is not None and now - last < self.quiet:
+            self._silent[what] = self._silent.get(what, 0) + 1
+            return
+        silent = self._silent.pop(what, 0)
+        self._last[what] = now
+        more = f" ({silent} more refused since the last line)" if silent else ""
+        log.warning(
+            "%s unavailable, answering 503%s; first on %s %s: %s",
+            what,
+            more,
+            request.method,
+            request.url.path,
+            str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__,
+        )
+
+
+def unavailable(what: str, code: str) -> JSONResponse:
+    response = error_response(503, f"The {what} is briefly unavailable; retry.", code=code)
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route: each status in OpenAI's error shape (503 always added)."""
+    """``responses=`` for a route: each status in OpenAI's error shape (503 always added, 429
+    with 401)."""
+    wanted = {*statuses, 503}
+    if 401 in wanted:  # whoever authenticates may be rate limited (api/limits.py)
+        wanted.add(429)
     return {
-        status: {"model": ErrorResponse, "description": WHEN[status]}
-        for status in sorted({*statuses, 503})
+        status: {"model": ErrorResponse, "description": WHEN[status]} for status in sorted(wanted)
     }
 
 
@@ -70,6 +115,8 @@ def error_response(
 
 
 def install(app: FastAPI) -> None:
+    outages = Outages()
+
     @app.exception_handler(errors.LonghaulError)
     async def _domain(request: Request, exc: errors.LonghaulError) -> JSONResponse:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
@@ -77,6 +124,7 @@ def install(app: FastAPI) -> None:
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        response.headers.update(getattr(exc, "headers", {}))
         return response
 
     @app.exception_handler(DBAPIError)
@@ -89,12 +137,23 @@ def install(app: FastAPI) -> None:
         )
         if not lost:
             return await _unexpected(request, exc)
-        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        response = error_response(
-            503, "The database is briefly unavailable; retry.", code="database_unavailable"
+        outages.refused("database", request, exc)
+        return unavailable("database", "database_unavailable")
+
+    @app.exception_handler(redis.exceptions.ConnectionError)
+    @app.exception_handler(redis.exceptions.TimeoutError)
+    @app.exception_handler(BrokerError)
+    async def _broker(request: Request, exc: Exception) -> JSONResponse:
+        outages.refused("redis", request, exc)
+        return unavailable("broker", "broker_unavailable")
+
+    @app.exception_handler(httpx2.TransportError)
+    async def _upstream(request: Request, exc: Exception) -> JSONResponse:
+        # A proxied call (files, token counts) could not reach the upstream: a bad gateway.
+        outages.refused("upstream", request, exc)
+        return error_response(
+            502, f"The upstream could not be reached: {type(exc).__name__}.", code="upstream_error"
         )
-        response.headers["Retry-After"] = "1"
-        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

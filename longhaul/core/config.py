@@ -73,6 +73,21 @@ class Settings(BaseSettings):
     api_queue_limit: int = Field(
         1000, description="Requests waiting for an API thread before new ones get a 503."
     )
+    rate_limit_per_second: int = Field(
+        100,
+        ge=0,
+        description="Requests per second per API key, shared by all API processes "
+        "(Redis); then 429. 0 = off.",
+    )
+    auth_failures_per_minute: int = Field(
+        30,
+        ge=0,
+        description="Failed authentications per client address per minute before "
+        "unknown keys from it get 429. 0 = off.",
+    )
+    redeliver_per_hour: int = Field(
+        10, ge=0, description="Webhook redeliveries per job per hour. 0 = off."
+    )
     auth_cache_seconds: float = Field(
         5.0, description="How long a key's tenant is reused (revocation takes effect within it)."
     )

@@ -165,6 +165,10 @@ def base_env(database_url: str, redis_url: str, simulator_url: str) -> dict[str,
         LONGHAUL_OPENAI_BASE_URL=simulator_url,
         LONGHAUL_WEBHOOK_ALLOW_HOSTS='["127.0.0.1/32","::1/128"]',
         PYTHONUNBUFFERED="1",
+        # load from one key and one address: request limits off unless a test sets them
+        LONGHAUL_RATE_LIMIT_PER_SECOND="0",
+        LONGHAUL_AUTH_FAILURES_PER_MINUTE="0",
+        LONGHAUL_REDELIVER_PER_HOUR="0",
     )
     return env
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from longhaul.api.db import run_db
-from longhaul.api.deps import bearer_token
+from longhaul.api.deps import bearer_token, client_address
 from longhaul.api.errors import documented
 from longhaul.core.auth import require_key
 from longhaul.core.config import get_settings
@@ -30,10 +30,14 @@ from longhaul.schemas.upstreams import (
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
-def require_admin(request: Request) -> None:
-    key = require_key(bearer_token(request))
+async def require_admin(request: Request) -> None:
+    limits = request.app.state.limits
+    await limits.check(limits.auth_failures, client_address(request))
+    key = bearer_token(request) or ""
     admin = get_settings().admin_api_key
-    if not (admin and hmac.compare_digest(admin.encode(), key.encode())):
+    if not (admin and key and hmac.compare_digest(admin.encode(), key.encode())):
+        await limits.hit(limits.auth_failures, client_address(request))
+        require_key(key or None)
         # A tenant key learns nothing about the admin API: the same answer as a wrong key.
         raise Unauthorized("This endpoint needs the admin API key.", code="invalid_api_key")
 

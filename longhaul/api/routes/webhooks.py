@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -59,10 +59,17 @@ def list_deliveries(job_id: str, session: SessionDep, tenant: TenantDep) -> Deli
     return Deliveries(data=build_deliveries(session, job.id))
 
 
+async def redeliver_allowed(job_id: str, request: Request, tenant: TenantDep) -> None:
+    """Each redelivery POSTs to every target: at most ``LONGHAUL_REDELIVER_PER_HOUR`` per job."""
+    limits = request.app.state.limits
+    await limits.hit(limits.redeliver, tenant.id, job_id)
+
+
 @router.post(
     "/v1/jobs/{job_id}/deliveries/redeliver",
     response_model=Deliveries,
-    responses=documented(401, 404, 409),
+    responses=documented(401, 404, 409, 429),
+    dependencies=[Depends(redeliver_allowed)],
 )
 def redeliver_job(job_id: str, session: SessionDep, tenant: TenantDep) -> Deliveries:
     job = queries.get_for_tenant(session, tenant, job_id)

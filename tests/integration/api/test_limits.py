@@ -1,0 +1,114 @@
+"""Request limits (api/limits.py), counted in the real Redis: per key, shared by two API apps;
+failed authentication per client address; redeliveries per job. Each refusal is OpenAI's 429
+with ``Retry-After`` and ``x-ratelimit-*`` headers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from longhaul.core.auth import create_api_key, tenant_for_key
+from longhaul.core.config import get_settings
+from tests.support.factories import add_job
+
+Make = Callable[..., TestClient]
+
+
+@pytest.fixture
+def make_api(database_url: str, redis_url: str) -> Iterator[Make]:
+    from longhaul.api.app import create_app
+
+    for key in redis.Redis.from_url(redis_url).scan_iter("longhaul:limits*"):
+        redis.Redis.from_url(redis_url).delete(key)
+    clients: list[TestClient] = []
+    with pytest.MonkeyPatch.context() as mp:
+
+        def make(**limits: int) -> TestClient:
+            for name in ("RATE_LIMIT_PER_SECOND", "AUTH_FAILURES_PER_MINUTE", "REDELIVER_PER_HOUR"):
+                mp.setenv(f"LONGHAUL_{name}", str(limits.get(name.lower(), 0)))
+            get_settings.cache_clear()
+            client = TestClient(create_app(), raise_server_exceptions=False)
+            client.__enter__()
+            clients.append(client)
+            return client
+
+        try:
+            yield make
+        finally:
+            for client in clients:
+                client.__exit__(None, None, None)
+    get_settings.cache_clear()
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _assert_429(reply: Any) -> dict[str, Any]:
+    assert reply.status_code == 429, reply.text
+    error = reply.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert (error["type"], error["code"]) == ("requests", "rate_limit_exceeded")
+    assert int(reply.headers["retry-after"]) >= 1
+    return error  # type: ignore[no-any-return]
+
+
+def test_requests_per_key_are_limited_across_api_processes(
+    make_api: Make, session: Session
+) -> None:
+    one, two = make_api(rate_limit_per_second=3), make_api(rate_limit_per_second=3)
+    busy = create_api_key(session, tenant_name=f"busy-{uuid.uuid4().hex[:6]}")
+    calm = create_api_key(session, tenant_name=f"calm-{uuid.uuid4().hex[:6]}")
+    session.commit()
+    replies = [(one if i % 2 else two).get("/v1/jobs", headers=_auth(busy)) for i in range(30)]
+    statuses = [r.status_code for r in replies]
+    assert set(statuses) == {200, 429}
+    # 3 per second shared by both apps: 30 requests in well under 10 s cannot all pass.
+    assert statuses.count(200) < 30 and statuses.count(429) >= 10
+    limited = next(r for r in replies if r.status_code == 429)
+    _assert_429(limited)
+    assert limited.headers["x-ratelimit-limit-requests"] == "3"
+    assert limited.headers["x-ratelimit-remaining-requests"] == "0"
+    assert limited.headers["x-ratelimit-reset-requests"].endswith("s")
+    assert one.get("/v1/jobs", headers=_auth(calm)).status_code == 200  # another key is free
+
+
+def test_failed_authentication_is_throttled_per_address(make_api: Make, session: Session) -> None:
+    api = make_api(auth_failures_per_minute=5)
+    known = create_api_key(session, tenant_name=f"known-{uuid.uuid4().hex[:6]}")
+    fresh = create_api_key(session, tenant_name=f"fresh-{uuid.uuid4().hex[:6]}")
+    session.commit()
+    assert api.get("/v1/jobs", headers=_auth(known)).status_code == 200  # now cached
+    wrong = [api.get("/v1/jobs", headers=_auth(f"lh_sk_guess{i}")) for i in range(8)]
+    assert [r.status_code for r in wrong[:5]] == [401] * 5
+    for reply in wrong[5:]:
+        _assert_429(reply)
+    missing = api.get("/v1/jobs")  # no key at all counts too
+    _assert_429(missing)
+    # Unknown keys from this address wait; a key this process knows still works.
+    _assert_429(api.get("/v1/jobs", headers=_auth(fresh)))
+    assert api.get("/v1/jobs", headers=_auth(known)).status_code == 200
+    _assert_429(api.get("/v1/admin/upstreams", headers=_auth("wrong-admin")))
+
+
+def test_redeliveries_are_limited_per_job(make_api: Make, session: Session) -> None:
+    api = make_api(redeliver_per_hour=2)
+    key = create_api_key(session, tenant_name=f"redeliver-{uuid.uuid4().hex[:6]}")
+    tenant = tenant_for_key(session, key)
+    first, second = (add_job(session, tenant.id, status="completed") for _ in range(2))
+    session.commit()
+    path = "/v1/jobs/{}/deliveries/redeliver"
+    # No event yet (409), but each attempt counts before anything is sent.
+    assert [api.post(path.format(first.id), headers=_auth(key)).status_code for _ in "ab"] == [
+        409,
+        409,
+    ]
+    error = _assert_429(api.post(path.format(first.id), headers=_auth(key)))
+    assert "redeliveries" in error["message"]
+    assert api.post(path.format(second.id), headers=_auth(key)).status_code == 409  # own count
