@@ -374,6 +374,8 @@ def _dev_api_key(data_dir: Path) -> str:
                 tenant_for_key(session, key)
                 return key
         key = create_api_key(session, tenant_name="dev", name="longhaul up")
-    path.write_text(key + "\n")
-    path.chmod(0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key + "\n")
     return key

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import psutil
 
@@ -101,6 +101,19 @@ class Child:
         return ProcessRecord.of(self.name, self.proc.pid, self.log, stop_signal=self.stop_signal)
 
 
+def private_dir(path: Path) -> None:
+    """A folder only its owner can enter: logs can hold the dev API key (``up``'s banner)."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+
+
+def open_private_log(path: Path) -> BinaryIO:
+    """``path`` for appending, readable by its owner only (mode 0600, also when it existed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "ab")
+
+
 class Supervisor:
     """Starts children with logs in ``log_dir``, notices one that dies, stops all in reverse."""
 
@@ -108,12 +121,12 @@ class Supervisor:
         self.log_dir = log_dir
         self.env = dict(env)
         self.children: list[Child] = []
-        log_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(log_dir)
 
     def spawn(self, name: str, args: list[str], **kwargs: Any) -> Child:
         """Run ``longhaul <args>`` with this interpreter, output appended to ``<name>.log``."""
         log = self.log_dir / f"{name}.log"
-        with log.open("ab") as out:
+        with open_private_log(log) as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "longhaul.cli.main", *args],
                 stdout=out,

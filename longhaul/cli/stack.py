@@ -18,6 +18,8 @@ from typing import Any
 
 from longhaul.cli.process import (
     children_of,
+    open_private_log,
+    private_dir,
     read_state,
     running_supervisor,
     state_path,
@@ -75,8 +77,8 @@ def up_detached(data_dir: Path, *, timeout: float, announce: bool = True) -> int
         print(f"longhaul up: a stack in {data_dir} is {state.get('status')}", file=sys.stderr)
         return 1
     log = data_dir / "logs" / "up.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
+    private_dir(log.parent)
+    with open_private_log(log) as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "longhaul.cli.main", "up", "--data-dir", str(data_dir)],
             stdout=out,

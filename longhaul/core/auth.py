@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from datetime import UTC, datetime
 from collections.abc import Callable
 
 from cachetools import TTLCache
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from longhaul.core.errors import Unauthorized
 from longhaul.core.ids import new_id
 from longhaul.core.models import ApiKey, Tenant
+from longhaul.core.webhooks.signing import ensure_secrets
 
 KEY_PREFIX = "lh_sk_"
 
@@ -46,6 +48,8 @@ def create_api_key(session: Session, *, tenant_name: str, name: str | None = Non
         )
     )
     session.flush()
+    # Its webhook signing secret exists from the start, so reading it never has to create it.
+    ensure_secrets(session, tenant.id, datetime.now(UTC))
     return key
 
 

@@ -212,6 +212,7 @@ def delete_now(session: Session, tenant: Tenant, response_id: str) -> dict[str, 
     delete_job_artifacts(session, job)
     delete_events(session, job.id)
     job.deleted_at = utcnow()
+    job.idempotency_key = None  # the key may be used again: it never brings this job back
     job.request_body = {}
     job.response_body = None
     job.output_text = None

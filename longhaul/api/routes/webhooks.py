@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from longhaul.api.deps import SessionDep, TenantDep
 from longhaul.api.errors import documented
 from longhaul.core.config import get_settings
+from longhaul.core.errors import NotFound
 from longhaul.core.jobs import queries
 from longhaul.core.models import utcnow
 from longhaul.core.webhooks import endpoints, signing
@@ -112,10 +113,17 @@ def delete_endpoint(endpoint_id: str, session: SessionDep, tenant: TenantDep) ->
     return {"id": endpoint_id, "object": "webhook_endpoint.deleted", "deleted": True}
 
 
-@router.get("/v1/webhook_secret", response_model=WebhookSecret, responses=documented(401))
+@router.get("/v1/webhook_secret", response_model=WebhookSecret, responses=documented(401, 404))
 def get_secret(session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
-    """The tenant's signing secrets (created on first use), current first."""
-    keys = signing.ensure_secrets(session, tenant.id, utcnow())
+    """The tenant's signing secrets, current first. Reading changes nothing: a tenant gets its
+    first secret with its first key (or its first event, or a rotation)."""
+    keys = signing.active_secrets(session, tenant.id, utcnow())
+    if not keys:
+        raise NotFound(
+            "This tenant has no webhook signing secret yet; "
+            "POST /v1/webhook_secret/rotate creates one.",
+            code="webhook_secret_missing",
+        )
     return {"object": "webhook_secret", "secret": keys[0], "previous": keys[1:]}
 
 

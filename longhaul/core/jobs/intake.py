@@ -246,6 +246,12 @@ def _by_key(session: Session, tenant: Tenant, key: str) -> Job | None:
 
 
 def _replay(existing: Job, digest: str) -> Accepted:
+    if existing.deleted_at is not None:  # deleted before keys were released on delete
+        raise Conflict(
+            "The job created with this Idempotency-Key was deleted; use a new key.",
+            param="Idempotency-Key",
+            code="idempotency_key_deleted",
+        )
     if existing.request_hash != digest:
         raise Conflict(
             "This Idempotency-Key was already used with a different request body.",

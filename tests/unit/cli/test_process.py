@@ -77,3 +77,19 @@ def test_state_file_round_trip_is_private(tmp_path: Path) -> None:
     write_state(tmp_path, {"status": "ready", "info": {"api_key": "secret"}})
     assert read_state(tmp_path) == {"status": "ready", "info": {"api_key": "secret"}}
     assert (tmp_path / "stack.json").stat().st_mode & 0o077 == 0
+
+
+def test_logs_and_their_folder_are_private(tmp_path: Path) -> None:
+    """``up``'s log holds the dev API key (its banner): never readable by other users."""
+    from longhaul.cli.process import open_private_log, private_dir
+
+    logs = tmp_path / "logs"
+    private_dir(logs)
+    (logs / "old.log").write_text("x")  # written before, with the default mode
+    (logs / "old.log").chmod(0o644)
+    for name in ("new.log", "old.log"):
+        with open_private_log(logs / name) as out:
+            out.write(b"API key lh_sk_...\n")
+        assert (logs / name).stat().st_mode & 0o077 == 0
+    assert logs.stat().st_mode & 0o077 == 0
+    assert (logs / "old.log").read_text() == "xAPI key lh_sk_...\n"  # appended
