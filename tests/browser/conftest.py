@@ -52,16 +52,27 @@ class Demo:
 
 
 SAMPLES: dict[str, dict[str, Any]] = {
-    "reasoning": {"model": "o4-mini", "reasoning": {"effort": "medium", "summary": "auto"},
-                  "input": "How long is a trip from 09:40 to 13:05?"},
-    "web-search": {"model": "gpt-4.1", "tools": [{"type": "web_search"}],
-                   "input": "What changed in the latest PostgreSQL release? Cite sources."},
-    "image": {"model": "gpt-4.1", "tools": [{"type": "image_generation", "size": "1024x1024"}],
-              "input": "Draw a lighthouse at dusk."},
-    "code": {"model": "gpt-4.1",
-             "tools": [{"type": "code_interpreter", "container": {"type": "auto"}}],
-             "input": "Make a CSV of signups, plot it and describe the trend.",
-             "metadata": {"longhaul_sim": "files:3"}},
+    "reasoning": {
+        "model": "o4-mini",
+        "reasoning": {"effort": "medium", "summary": "auto"},
+        "input": "How long is a trip from 09:40 to 13:05?",
+    },
+    "web-search": {
+        "model": "gpt-4.1",
+        "tools": [{"type": "web_search"}],
+        "input": "What changed in the latest PostgreSQL release? Cite sources.",
+    },
+    "image": {
+        "model": "gpt-4.1",
+        "tools": [{"type": "image_generation", "size": "1024x1024"}],
+        "input": "Draw a lighthouse at dusk.",
+    },
+    "code": {
+        "model": "gpt-4.1",
+        "tools": [{"type": "code_interpreter", "container": {"type": "auto"}}],
+        "input": "Make a CSV of signups, plot it and describe the trend.",
+        "metadata": {"longhaul_sim": "files:3"},
+    },
     "xss": {"model": "o4-mini", "tools": [{"type": "web_search"}], "input": XSS},
 }
 
@@ -115,13 +126,16 @@ def demo(database_url: str, redis_url: str) -> Iterator[Demo]:
         receiver = WebhookReceiver().start()
         try:
             client = openai.OpenAI(base_url=f"{stack.api_url}/v1", api_key=key, max_retries=0)
-            found = Demo(url=stack.api_url, key=key, other_key=other, stack=stack,
-                         receiver=receiver)
+            found = Demo(
+                url=stack.api_url, key=key, other_key=other, stack=stack, receiver=receiver
+            )
             for name, body in SAMPLES.items():
                 body = dict(body)
                 metadata = {"demo": name, **body.pop("metadata", {})}
                 response = client.responses.create(
-                    **body, background=True, metadata=metadata,
+                    **body,
+                    background=True,
+                    metadata=metadata,
                     extra_body={"webhook": {"url": receiver.url}},
                 )
                 found.jobs[name] = response.id

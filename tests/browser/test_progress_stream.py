@@ -19,8 +19,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 def _event(session: Any, job_id: str, number: int, data: dict[str, Any]) -> None:
     from longhaul.core.models.streams import JobEvent, JobStream
 
-    session.add(JobEvent(job_id=job_id, sequence_number=number, type=data["type"],
-                         kind="upstream", data=json.dumps({**data, "sequence_number": number})))
+    session.add(
+        JobEvent(
+            job_id=job_id,
+            sequence_number=number,
+            type=data["type"],
+            kind="upstream",
+            data=json.dumps({**data, "sequence_number": number}),
+        )
+    )
     stream = session.get(JobStream, job_id)
     stream.next_sequence_number = number + 1
     session.commit()
@@ -34,20 +41,49 @@ def test_stream_progress_grows_in_place(page: Any, demo: Demo) -> None:
 
     with session_scope() as session:
         # In progress, next poll a day away: the stack's sweep leaves it alone.
-        job = add_job(session, tenant_for_key(session, demo.key).id, status="in_progress",
-                      next_poll_at=utcnow() + timedelta(days=1),
-                      deadline_at=utcnow() + timedelta(days=2),
-                      upstream_response_id=f"resp_never_{uuid.uuid4().hex}")
+        job = add_job(
+            session,
+            tenant_for_key(session, demo.key).id,
+            status="in_progress",
+            next_poll_at=utcnow() + timedelta(days=1),
+            deadline_at=utcnow() + timedelta(days=2),
+            upstream_response_id=f"resp_never_{uuid.uuid4().hex}",
+        )
         job_id = job.id
         session.add(JobStream(job_id=job_id, status="live", next_sequence_number=0))
         session.commit()
-        _event(session, job_id, 0, {"type": "response.reasoning_summary_text.delta",
-                                    "output_index": 0, "summary_index": 0,
-                                    "delta": "Looking at comets"})
-        _event(session, job_id, 1, {"type": "response.output_item.added", "output_index": 1,
-                                    "item": {"type": "web_search_call", "id": "ws_1"}})
-        _event(session, job_id, 2, {"type": "response.output_text.delta", "output_index": 2,
-                                    "content_index": 0, "delta": "Comets are"})
+        _event(
+            session,
+            job_id,
+            0,
+            {
+                "type": "response.reasoning_summary_text.delta",
+                "output_index": 0,
+                "summary_index": 0,
+                "delta": "Looking at comets",
+            },
+        )
+        _event(
+            session,
+            job_id,
+            1,
+            {
+                "type": "response.output_item.added",
+                "output_index": 1,
+                "item": {"type": "web_search_call", "id": "ws_1"},
+            },
+        )
+        _event(
+            session,
+            job_id,
+            2,
+            {
+                "type": "response.output_text.delta",
+                "output_index": 2,
+                "content_index": 0,
+                "delta": "Comets are",
+            },
+        )
     try:
         sign_in(page, demo)
         page.goto(f"{demo.url}/ui/jobs/{job_id}")
@@ -58,8 +94,17 @@ def test_stream_progress_grows_in_place(page: Any, demo: Demo) -> None:
         assert "Looking at comets" in page.inner_text("#live-text")
         assert "tool calls 0/1 done" in page.inner_text("#live-line")
         with session_scope() as session:
-            _event(session, job_id, 3, {"type": "response.output_text.delta", "output_index": 2,
-                                        "content_index": 0, "delta": " icy <b>bodies</b>"})
+            _event(
+                session,
+                job_id,
+                3,
+                {
+                    "type": "response.output_text.delta",
+                    "output_index": 2,
+                    "content_index": 0,
+                    "delta": " icy <b>bodies</b>",
+                },
+            )
         page.wait_for_function(
             "() => document.getElementById('live-text').textContent.includes('icy <b>bodies</b>')"
         )  # grown in place, as text (the tag is shown, not parsed)

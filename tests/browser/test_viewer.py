@@ -106,8 +106,10 @@ def test_each_kind_of_job_is_drawn(page: Any, demo: Demo) -> None:
     assert csv_file.locator("table.preview th").all_inner_texts() == ["index", "value"]
     chart = page.locator("#tab-files figure.file", has_text="chart_1.png").locator("img")
     chart.scroll_into_view_if_needed()
-    page.wait_for_function("() => [...document.querySelectorAll('#tab-files img')]"
-                           ".every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#tab-files img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)"
+    )
     text_file = page.locator("#tab-files figure.file", has_text="summary_3.txt")
     download = text_file.locator("a[download]")
     with page.expect_download() as info:
@@ -121,8 +123,10 @@ def test_each_kind_of_job_is_drawn(page: Any, demo: Demo) -> None:
     assert page.locator("table.ledger tbody tr").count() >= 2
 
     page.goto(f"{demo.url}/ui/jobs/{demo.jobs['code']}?tab=raw")
-    page.wait_for_function("() => document.getElementById('raw-json').dataset.loaded "
-                           "&& !document.getElementById('raw-json').textContent.startsWith('Load')")
+    page.wait_for_function(
+        "() => document.getElementById('raw-json').dataset.loaded "
+        "&& !document.getElementById('raw-json').textContent.startsWith('Load')"
+    )
     assert f'"id": "{demo.jobs["code"]}"' in page.inner_text("#raw-json")
     page.keyboard.press("6")  # keyboard tab switch: timeline
     assert page.locator("#tab-timeline").is_visible()
@@ -166,8 +170,11 @@ def test_running_job_updates_live_then_cancel_from_the_page(page: Any, demo: Dem
     page.click("#cancel")
     page.wait_for_url("**done=cancel**")
     assert "Cancel requested" in page.inner_text(".flash")
-    wait_for(lambda: demo.stack.statuses(demo.key, [stuck]) == ["cancelled"],  # type: ignore[union-attr]
-             timeout=60, what="cancelled")
+    wait_for(
+        lambda: demo.stack.statuses(demo.key, [stuck]) == ["cancelled"],  # type: ignore[union-attr]
+        timeout=60,
+        what="cancelled",
+    )
 
 
 def test_redeliver_and_delete_from_the_page(page: Any, demo: Demo) -> None:
@@ -186,8 +193,11 @@ def test_redeliver_and_delete_from_the_page(page: Any, demo: Demo) -> None:
     assert page.locator("table.attempts tbody tr").count() >= 2
 
     doomed = submit(demo, sim="slow:0", text="A job to delete")
-    wait_for(lambda: demo.stack.statuses(demo.key, [doomed]) == ["completed"],  # type: ignore[union-attr]
-             timeout=60, what="completed")
+    wait_for(
+        lambda: demo.stack.statuses(demo.key, [doomed]) == ["completed"],  # type: ignore[union-attr]
+        timeout=60,
+        what="completed",
+    )
     page.goto(f"{demo.url}/ui/jobs/{doomed}")
     page.once("dialog", lambda d: d.dismiss())  # a dismissed confirmation does nothing
     page.click("#delete")

@@ -26,25 +26,70 @@ HOSTILE = "\n\n".join(PAYLOADS)
 def _hostile_output() -> list[dict[str, Any]]:
     return [
         {"type": "reasoning", "id": "rs_x", "summary": [{"type": "summary_text", "text": HOSTILE}]},
-        {"type": "web_search_call", "id": "ws_x", "status": "completed",
-         "action": {"type": "search", "query": HOSTILE,
-                    "sources": [{"type": "url", "url": "javascript:alert('source')"},
-                                {"type": "url", "url": "https://example.org/ok"}]}},
-        {"type": "file_search_call", "id": "fs_x", "status": "completed", "queries": [HOSTILE],
-         "results": [{"file_id": "f", "filename": HOSTILE, "score": 1, "text": HOSTILE}]},
-        {"type": "code_interpreter_call", "id": "ci_x", "status": "completed",
-         "code": HOSTILE, "outputs": [{"type": "logs", "logs": HOSTILE}]},
-        {"type": "function_call", "id": "fc_x", "call_id": "c", "name": HOSTILE,
-         "arguments": HOSTILE},
+        {
+            "type": "web_search_call",
+            "id": "ws_x",
+            "status": "completed",
+            "action": {
+                "type": "search",
+                "query": HOSTILE,
+                "sources": [
+                    {"type": "url", "url": "javascript:alert('source')"},
+                    {"type": "url", "url": "https://example.org/ok"},
+                ],
+            },
+        },
+        {
+            "type": "file_search_call",
+            "id": "fs_x",
+            "status": "completed",
+            "queries": [HOSTILE],
+            "results": [{"file_id": "f", "filename": HOSTILE, "score": 1, "text": HOSTILE}],
+        },
+        {
+            "type": "code_interpreter_call",
+            "id": "ci_x",
+            "status": "completed",
+            "code": HOSTILE,
+            "outputs": [{"type": "logs", "logs": HOSTILE}],
+        },
+        {
+            "type": "function_call",
+            "id": "fc_x",
+            "call_id": "c",
+            "name": HOSTILE,
+            "arguments": HOSTILE,
+        },
         {"type": "function_call_output", "id": "fo_x", "call_id": "c", "output": HOSTILE},
-        {"type": "mcp_call", "id": "mcp_x", "server_label": HOSTILE, "name": HOSTILE,
-         "arguments": "{}", "output": HOSTILE, "error": HOSTILE},
-        {"type": "mcp_list_tools", "id": "ml_x", "server_label": "s",
-         "tools": [{"name": HOSTILE}]},
-        {"type": "message", "id": "msg_x", "role": "assistant", "status": "completed",
-         "content": [{"type": "output_text", "text": HOSTILE, "annotations": [
-             {"type": "url_citation", "url": "javascript:alert('cite')", "title": HOSTILE},
-         ]}]},
+        {
+            "type": "mcp_call",
+            "id": "mcp_x",
+            "server_label": HOSTILE,
+            "name": HOSTILE,
+            "arguments": "{}",
+            "output": HOSTILE,
+            "error": HOSTILE,
+        },
+        {"type": "mcp_list_tools", "id": "ml_x", "server_label": "s", "tools": [{"name": HOSTILE}]},
+        {
+            "type": "message",
+            "id": "msg_x",
+            "role": "assistant",
+            "status": "completed",
+            "content": [
+                {
+                    "type": "output_text",
+                    "text": HOSTILE,
+                    "annotations": [
+                        {
+                            "type": "url_citation",
+                            "url": "javascript:alert('cite')",
+                            "title": HOSTILE,
+                        },
+                    ],
+                }
+            ],
+        },
     ]
 
 
@@ -55,10 +100,18 @@ def hostile_job(demo: Demo) -> str:
 
     with session_scope() as session:
         job = add_job(
-            session, tenant_for_key(session, demo.key).id, status="completed", output_text=HOSTILE,
-            response_body={"id": "resp_x", "object": "response", "status": "completed",
-                           "output": _hostile_output()},
-            job_metadata={"note": HOSTILE}, error={"code": HOSTILE, "message": HOSTILE},
+            session,
+            tenant_for_key(session, demo.key).id,
+            status="completed",
+            output_text=HOSTILE,
+            response_body={
+                "id": "resp_x",
+                "object": "response",
+                "status": "completed",
+                "output": _hostile_output(),
+            },
+            job_metadata={"note": HOSTILE},
+            error={"code": HOSTILE, "message": HOSTILE},
         )
         return job.id
 

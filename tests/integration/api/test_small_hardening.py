@@ -67,7 +67,9 @@ def test_reading_the_webhook_secret_creates_nothing(
     session.commit()
     for _ in range(3):
         reply = api.get("/v1/webhook_secret", headers=headers)
-        assert reply.status_code == 404 and reply.json()["error"]["code"] == "webhook_secret_missing"
+        assert (
+            reply.status_code == 404 and reply.json()["error"]["code"] == "webhook_secret_missing"
+        )
     assert session.execute(mine).scalar_one() == 0
     assert api.post("/v1/webhook_secret/rotate", headers=headers).status_code == 200
     assert api.get("/v1/webhook_secret", headers=headers).json()["previous"] == []

@@ -51,9 +51,7 @@ def key(session: Session, tenant: Tenant) -> str:
 
 
 def _post(api: TestClient, key: str, body: dict[str, Any] | None = None) -> Any:
-    return api.post(
-        "/v1/responses", json=body or BODY, headers={"Authorization": f"Bearer {key}"}
-    )
+    return api.post("/v1/responses", json=body or BODY, headers={"Authorization": f"Bearer {key}"})
 
 
 def _jobs(session: Session, tenant: Tenant) -> int:

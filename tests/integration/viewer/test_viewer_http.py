@@ -45,8 +45,10 @@ def sign_in(client: Any, key: str, **headers: str) -> Any:
     form = client.get("/ui/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
     return client.post(
-        "/ui/login", data={"csrf": csrf, "key": key, "next": "/ui/jobs"},
-        headers=headers, follow_redirects=False,
+        "/ui/login",
+        data={"csrf": csrf, "key": key, "next": "/ui/jobs"},
+        headers=headers,
+        follow_redirects=False,
     )
 
 
@@ -106,10 +108,21 @@ def test_admin_reads_every_tenant_but_changes_nothing(
 def test_timeline_shows_openai_webhooks(client: Any, key: str, session: Session) -> None:
     from longhaul.core.auth import tenant_for_key
 
-    job = add_job(session, tenant_for_key(session, key).id, status="completed",
-                  state_history=[{"status": "completed", "at": utcnow().isoformat()}])
-    session.add(InboundWebhook(webhook_id=f"wh_{uuid.uuid4().hex}", type="response.completed",
-                               response_id="resp_up", job_id=job.id, received_at=utcnow()))
+    job = add_job(
+        session,
+        tenant_for_key(session, key).id,
+        status="completed",
+        state_history=[{"status": "completed", "at": utcnow().isoformat()}],
+    )
+    session.add(
+        InboundWebhook(
+            webhook_id=f"wh_{uuid.uuid4().hex}",
+            type="response.completed",
+            response_id="resp_up",
+            job_id=job.id,
+            received_at=utcnow(),
+        )
+    )
     session.commit()
     sign_in(client, key)
     page = client.get(f"/ui/jobs/{job.id}?tab=timeline")
