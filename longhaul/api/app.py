@@ -31,6 +31,7 @@ ROUTERS = (
     "usage",
     "webhooks",
     "admin",
+    "admin_keys",
     "files",
     "input_tokens",
 )

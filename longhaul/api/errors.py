@@ -160,9 +160,10 @@ def install(app: FastAPI) -> None:
         first = exc.errors()[0] if exc.errors() else {}
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
         param = ".".join(loc) or None
+        where = f"'{param}'" if param else "request body"
         return error_response(
             400,
-            f"Invalid '{param}': {first.get('msg', 'invalid value')}",
+            f"Invalid {where}: {first.get('msg', 'invalid value')}",
             param=param,
             code="invalid_value",
         )

@@ -36,6 +36,18 @@ def create_key(
     return key
 
 
+def key_info(session: Session, key: str) -> KeyInfo:
+    """The record of ``key`` (just created: the caller holds the secret)."""
+    row, tenant = session.execute(
+        select(ApiKey, Tenant.name)
+        .join(Tenant, Tenant.id == ApiKey.tenant_id)
+        .where(ApiKey.key_hash == hash_key(key))
+    ).one()
+    return KeyInfo(
+        row.id, tenant, row.prefix, row.name, row.created_at, row.revoked_at, row.expires_at
+    )
+
+
 def list_keys(
     session: Session, *, tenant_name: str | None = None, include_revoked: bool = False
 ) -> list[KeyInfo]:

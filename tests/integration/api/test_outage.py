@@ -35,6 +35,7 @@ BODIES: dict[str, Any] = {
         "api_key": "sk-test",
     },
     "/v1/admin/upstreams/{name}": {"timeout_seconds": 5},
+    "/v1/admin/keys": {"tenant": "outage"},
     "/v1/admin/tenants/{tenant}/upstream": {"upstream": None},
 }
 
