@@ -55,7 +55,7 @@ AS_RESPONSE: dict[str, Any] = {
     status_code=200,
     **AS_RESPONSE,
     responses={
-        **documented(400, 401, 402, 409, 413),
+        **documented(400, 401, 402, 404, 409, 413),
         200: {
             "content": {"text/event-stream": {}},
             "description": "The Response (``queued`` with ``background: true``; final, or as it "
