@@ -15,14 +15,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
 
 from longhaul.core.auth import create_api_key, tenant_for_key
 from longhaul.core.config import get_settings
+from longhaul.core.db import session_scope
 from longhaul.core.webhooks.signing import generate_secret
 from longhaul.simulator import start_simulator
 from longhaul.simulator.webhooks import sign
 from tests.support.factories import add_job
+from tests.support.infra import own_database
 
 ADMIN = f"lh_admin_{uuid.uuid4().hex}"
 SECRET = generate_secret()
@@ -172,10 +173,11 @@ class Case:
 
 
 @pytest.fixture(scope="module")
-def api(database_url: str, redis_url: str) -> Iterator[TestClient]:
+def api(pg_server_url: str, redis_url: str) -> Iterator[TestClient]:
+    """On a database of its own: what the table stores (jobs due now, endpoints) stays here."""
     from longhaul.api.app import create_app
 
-    with pytest.MonkeyPatch.context() as mp, start_simulator() as sim:
+    with own_database(pg_server_url), pytest.MonkeyPatch.context() as mp, start_simulator() as sim:
         mp.setenv("LONGHAUL_ADMIN_API_KEY", ADMIN)
         mp.setenv("LONGHAUL_OPENAI_WEBHOOK_SECRET", SECRET)
         mp.setenv("LONGHAUL_OPENAI_BASE_URL", sim.url)
@@ -265,13 +267,12 @@ def _cases(doc: dict[str, Any], key: str, job_id: str) -> list[Case]:
 
 
 def test_no_malformed_request_gets_a_5xx(
-    api: TestClient, session: Session, capsys: pytest.CaptureFixture[str]
+    api: TestClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    key = create_api_key(session, tenant_name=f"malformed-{uuid.uuid4().hex[:8]}")
-    tenant_id = tenant_for_key(session, key).id
-    job = add_job(session, tenant_id, status="completed", finished_at=None)
-    session.commit()
-    cases = _cases(api.get("/openapi.json").json(), key, job.id)
+    with session_scope(get_settings().database_url) as session:
+        key = create_api_key(session, tenant_name=f"malformed-{uuid.uuid4().hex[:8]}")
+        job_id = add_job(session, tenant_for_key(session, key).id, status="completed").id
+    cases = _cases(api.get("/openapi.json").json(), key, job_id)
     failures, by_status = [], {}  # type: ignore[var-annotated]
     for case in cases:
         reply = api.request(case.method, case.url, headers=case.headers, content=case.body)
