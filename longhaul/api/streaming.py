@@ -32,7 +32,7 @@ def event_stream(request: Request, session: Session, job: Job) -> StreamingRespo
     """Validate (400s carry ``param``), then stream. Runs in the request's thread."""
     settings = get_settings()
     stream = store.get_stream(session, job.id)
-    if stream is None and wants_stream(job, settings) and job.deleted_at is None:
+    if stream is None and wants_stream(session, job, settings) and job.deleted_at is None:
         view = response_view(session, job, base_url(request))
         view["status"] = RESPONSE_STATUS[Status.QUEUED]
         store.open_stream(session, job, view)  # before the relay's discovery gets to it

@@ -21,7 +21,9 @@ COMMAND_MODULES = (
 )
 # Commands that work on a stack's data: they use the running `longhaul up` stack for every
 # setting not configured explicitly (see longhaul.cli.context).
-STACK_COMMANDS = frozenset({"keys", "jobs", "costs", "budgets", "webhooks", "migrate", "upstreams"})
+STACK_COMMANDS = frozenset(
+    {"keys", "jobs", "costs", "budgets", "webhooks", "migrate", "upstreams", "streams"}
+)
 
 
 def _version() -> str:

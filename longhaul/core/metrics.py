@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from longhaul.core import messages
 from longhaul.core.jobs.lifecycle import ACTIVE, TERMINAL, Status
 from longhaul.core.models import Job, utcnow
+from longhaul.core.streams.fanout import relays_alive
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,24 @@ def sweep_lag_seconds(session: Session, now: datetime | None = None) -> float:
     return max((now - oldest).total_seconds(), 0.0) if oldest else 0.0
 
 
+def streams_by_status(session: Session, now: datetime | None = None) -> dict[str, int]:
+    """Streams still open (``live`` or ``polling``), and how many of them no relay leases."""
+    from longhaul.core.models.streams import JobStream
+
+    now = now or utcnow()
+    unleased = (JobStream.lease_until.is_(None)) | (JobStream.lease_until < now)
+    rows = session.execute(
+        select(JobStream.status, func.count(), func.count().filter(unleased))
+        .where(JobStream.status != "done")
+        .group_by(JobStream.status)
+    ).all()
+    counts = {"live": 0, "polling": 0, "unclaimed": 0}
+    for status, n, free in rows:
+        counts[status] = int(n)
+        counts["unclaimed"] += int(free)
+    return counts
+
+
 class LonghaulCollector(Collector):
     def __init__(self, sessions: sessionmaker[Session], redis: Any) -> None:
         self.sessions = sessions
@@ -205,6 +224,12 @@ class LonghaulCollector(Collector):
         except Exception:  # Redis down: the metric is absent, /readyz says why
             pass
         yield depth
+        relays = GaugeMetricFamily("longhaul_relays", "Relays alive (heartbeat in Redis)")
+        try:
+            relays.add_metric([], relays_alive(self.redis))
+            yield relays
+        except Exception:
+            pass
 
     def _from_database(self, session: Session) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         deliveries = webhook_deliveries(session)
@@ -241,3 +266,11 @@ class LonghaulCollector(Collector):
         )
         lag.add_metric([], sweep_lag_seconds(session))
         yield lag
+        streams = GaugeMetricFamily(
+            "longhaul_streams",
+            "Event streams not done, by status; unclaimed = no relay holds it (none running?)",
+            labels=["status"],
+        )
+        for status, n in streams_by_status(session).items():
+            streams.add_metric([status], n)
+        yield streams

@@ -153,3 +153,12 @@ def test_store_false_is_refused(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         client.responses.create(model="gpt-5.5", input="hi", store=False)
     assert info.value.body["param"] == "store"  # type: ignore[index]
+
+
+def test_the_relay_reports_itself(stack: Stack) -> None:
+    import httpx2
+
+    text = httpx2.get(f"{stack.api_url}/metrics", timeout=10).text
+    lines = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("longhaul_"))
+    assert float(lines["longhaul_relays"]) == 1.0  # its heartbeat
+    assert 'longhaul_streams{status="unclaimed"}' in lines

@@ -20,6 +20,9 @@ class Tenant(Timestamped, Base):
     # NULL: the environment's upstream. Not a foreign key (upstreams reference tenants);
     # removing an upstream clears the defaults that name it.
     default_upstream_id: Mapped[str | None] = mapped_column(String(40))
+    # Stream every job of this tenant (True), only `stream: true` ones (False), or as
+    # LONGHAUL_STREAM_ALL says (NULL).
+    stream_all: Mapped[bool | None]
 
 
 class ApiKey(Timestamped, Base):

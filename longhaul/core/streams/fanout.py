@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -16,6 +17,7 @@ from longhaul.core.streams.store import Event
 
 log = logging.getLogger(__name__)
 PREFIX = "longhaul:events:"
+RELAY_PREFIX = "longhaul:relay:"  # one key per live relay, refreshed with its leases
 QUEUE_LIMIT = 1000  # a reader this far behind re-reads PostgreSQL instead
 GAP = None  # put on a queue when messages were dropped for it
 
@@ -199,3 +201,8 @@ async def follow(
     finally:
         if hub is not None and queue is not None:
             await hub.unsubscribe(job_id, queue)
+
+
+def relays_alive(redis: Any) -> int:
+    """Live relays: heartbeat keys not yet expired (a sync Redis client)."""
+    return sum(1 for _ in redis.scan_iter(match=RELAY_PREFIX + "*", count=100))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, any_, bindparam, exists, literal, or_, select, text, update
+from sqlalchemy import String, any_, bindparam, exists, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -19,9 +19,10 @@ from longhaul.core.jobs import submit
 from longhaul.core.jobs.lifecycle import ACTIVE, RESPONSE_STATUS, RUNNING, TERMINAL, Status, Step
 from longhaul.core.jobs.state import claim, transition
 from longhaul.core.jobs.views import response_view
-from longhaul.core.models import Job, utcnow
+from longhaul.core.models import Job, Tenant, utcnow
 from longhaul.core.models.streams import JobStream
 from longhaul.core.streams import store
+from longhaul.core.streams.policy import requested
 
 
 @dataclass(frozen=True)
@@ -46,16 +47,17 @@ def link(settings: Settings) -> str:
 
 
 def discover(session: Session, settings: Settings, limit: int = 200) -> int:
-    """Give active jobs that should stream (``stream: true``, or all with STREAM_ALL) a stream
+    """Give active jobs that should stream (``stream: true``, or all of a tenant that streams
+    all: its own ``stream_all``, else ``LONGHAUL_STREAM_ALL``) a stream
     with Longhaul's ``response.created`` as event 0."""
-    wanted = Job.request_body["stream"].as_boolean().is_(True)
     jobs = (
         session.execute(
             select(Job)
+            .join(Tenant, Tenant.id == Job.tenant_id)
             .where(
                 Job.status.in_(list(ACTIVE)),
                 Job.deleted_at.is_(None),
-                or_(wanted, literal(settings.stream_all)),
+                requested(settings),
                 ~exists().where(JobStream.job_id == Job.id),
             )
             .order_by(Job.created_at)

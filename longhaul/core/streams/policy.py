@@ -4,17 +4,43 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
+from longhaul.core.auth import get_or_create_tenant
 from longhaul.core.config import Settings
 from longhaul.core.jobs.lifecycle import Status
-from longhaul.core.models import Job, utcnow
+from longhaul.core.models import Job, Tenant, utcnow
 
 
-def wants_stream(job: Job, settings: Settings) -> bool:
-    """``stream: true`` jobs stream; with ``LONGHAUL_STREAM_ALL`` every job does."""
-    return bool(job.request_body.get("stream")) or settings.stream_all
+def streams_all(settings: Settings) -> ColumnElement[bool]:
+    """SQL: the job's tenant streams every job (its own setting, else the environment's).
+    For queries that join ``Tenant``."""
+    if settings.stream_all:
+        return Tenant.stream_all.is_not(False)
+    return Tenant.stream_all.is_(True)
+
+
+def requested(settings: Settings) -> ColumnElement[bool]:
+    """SQL: the job streams (``stream: true``, or its tenant streams all). Joins ``Tenant``."""
+    return or_(Job.request_body["stream"].as_boolean().is_(True), streams_all(settings))
+
+
+def wants_stream(session: Session, job: Job, settings: Settings) -> bool:
+    """``stream: true`` jobs stream; so does every job of a tenant whose ``stream_all`` is on
+    (``LONGHAUL_STREAM_ALL`` for tenants without their own setting)."""
+    if job.request_body.get("stream"):
+        return True
+    own = session.execute(select(Tenant.stream_all).where(Tenant.id == job.tenant_id)).scalar()
+    return settings.stream_all if own is None else own
+
+
+def set_tenant_stream_all(session: Session, tenant_name: str, value: bool | None) -> Tenant:
+    """Set (``None``: clear) a tenant's own setting; the tenant is created if new."""
+    tenant = get_or_create_tenant(session, tenant_name)
+    session.execute(update(Tenant).where(Tenant.id == tenant.id).values(stream_all=value))
+    session.refresh(tenant)
+    return tenant
 
 
 def relay_owned(
@@ -25,11 +51,16 @@ def relay_owned(
     ``relay_grace_seconds`` with no relay, submit creates them as usual: the relay attaches
     later, or the job has no live events but still completes. One read for the batch."""
     young = utcnow() - timedelta(seconds=settings.relay_grace_seconds)
-    query = select(Job.id).where(
-        Job.id.in_(job_ids), Job.status == Status.QUEUED, Job.created_at > young
+    query = (
+        select(Job.id)
+        .join(Tenant, Tenant.id == Job.tenant_id)
+        .where(
+            Job.id.in_(job_ids),
+            Job.status == Status.QUEUED,
+            Job.created_at > young,
+            requested(settings),
+        )
     )
-    if not settings.stream_all:
-        query = query.where(Job.request_body["stream"].as_boolean().is_(True))
     owned = set(session.execute(query).scalars())
     if owned and token:
         session.execute(

@@ -127,6 +127,7 @@ class Relay:
             for client in self._clients.values():
                 await client.close()
             with contextlib.suppress(Exception):
+                await self.redis.delete(fanout.RELAY_PREFIX + self.owner)
                 await self.redis.aclose()
 
     async def _every(self, seconds: float, step: Callable[[], Any]) -> None:
@@ -168,11 +169,23 @@ class Relay:
                 stream.task = asyncio.create_task(self._live(stream), name=f"stream {row.job_id}")
 
     async def _renew(self) -> None:
+        await self._heartbeat()
         ids = list(self.streams)
         held = await self._db(stream_jobs.renew, self.owner, ids, self.settings.relay_lease_seconds)
         for job_id in ids:
             if job_id not in held:
                 self._drop(job_id, "lease lost")
+
+    async def _heartbeat(self) -> None:
+        """Say this relay is alive (``longhaul_relays`` counts these keys); expires with the
+        leases when the relay dies."""
+        beat = {"streams": len(self.streams), "stored_events": self.stored_events}
+        with contextlib.suppress(Exception):  # Redis down: only the metric misses it
+            await self.redis.set(
+                fanout.RELAY_PREFIX + self.owner,
+                json.dumps(beat),
+                ex=max(1, self.settings.relay_lease_seconds),
+            )
 
     def _drop(self, job_id: str, why: str) -> None:
         stream = self.streams.pop(job_id, None)

@@ -1,0 +1,22 @@
+"""tenants.stream_all: a tenant's own "stream every job" (NULL = LONGHAUL_STREAM_ALL)
+
+Revision ID: 0015_tenant_stream_all
+Revises: 0014_ledger_upstream
+Create Date: 2026-11-29 16:40:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0015_tenant_stream_all"
+down_revision = "0014_ledger_upstream"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("tenants", sa.Column("stream_all", sa.Boolean(), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column("tenants", "stream_all")
