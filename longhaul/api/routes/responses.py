@@ -71,7 +71,8 @@ async def create_response(
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
 ) -> Response:
     """Queue a background job. ``background: true`` answers it at once (``queued``);
-    ``stream: true`` answers its events; neither waits for its end, as a synchronous server."""
+    ``stream: true`` answers its events; with neither, the call waits for its end, as a
+    synchronous server's would."""
     raw = await request.body()
     link = base_url(request)
     # One thread for all of it: parse, one transaction, render.
@@ -120,7 +121,7 @@ def _create(raw: bytes, tenant: Tenant, idempotency_key: str | None, link: str) 
             hold_budget(session, tenant, accepted.job)
         job = accepted.job
         mode = "stream" if streaming else intake.request_mode(job.request_body)
-        if streaming:  # event 0, Longhaul's response.created, is there before the answer
+        if streaming and job.deleted_at is None:  # event 0 is there before the answer
             view = response_view(session, job, link, extras=NEW_JOB if accepted.created else None)
             view["status"] = RESPONSE_STATUS[Status.QUEUED]
             store.open_stream(session, job, view)
