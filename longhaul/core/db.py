@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from longhaul.core.config import get_settings
 
 _engines: dict[tuple[int, str, tuple[tuple[str, Any], ...]], Engine] = {}
+_lock = threading.Lock()
 
 
 def get_engine(url: str | None = None, **options: Any) -> Engine:
@@ -23,19 +25,24 @@ def get_engine(url: str | None = None, **options: Any) -> Engine:
     key = (os.getpid(), url, tuple(sorted(options.items())))
     engine = _engines.get(key)
     if engine is None:
-        size = settings.database_pool_size
-        defaults: dict[str, Any] = {
-            "pool_pre_ping": True,
-            "pool_size": size,
-            "max_overflow": size,
-        }
-        engine = create_engine(url, **{**defaults, **options})
-        _engines[key] = engine
+        with _lock:  # threads (the webhooks worker's pool) must not make one pool each
+            engine = _engines.get(key)
+            if engine is None:
+                size = settings.database_pool_size
+                defaults: dict[str, Any] = {
+                    "pool_pre_ping": True,
+                    "pool_size": size,
+                    "max_overflow": size,
+                }
+                engine = create_engine(url, **{**defaults, **options})
+                _engines[key] = engine
     return engine
 
 
 def dispose_engines() -> None:
     """Forget engines inherited from a parent process (call in a forked child)."""
+    global _lock
+    _lock = threading.Lock()  # one held by another thread at the fork would never be released
     for engine in _engines.values():
         engine.dispose(close=False)
     _engines.clear()
