@@ -7,23 +7,24 @@ reports as ``APIConnectionError``).
 
 from __future__ import annotations
 
-import contextvars
-import email.policy
 import hashlib
 import json
 import math
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from email.parser import BytesParser
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from . import render
 from .blobs import Blob
 from .config import SimulatorConfig
+from .objects import Objects
 from .outputs import FileSpec, Generated, generate, input_text, new_id, tokens
-from .render import error_body
+from .replies import Caller, Reply, multipart, page
+from .replies import caller as _caller
+from .replies import content_type as _content_type
+from .replies import error as _error
+from .replies import not_found as _not_found
 from .scenarios import ScenarioError, parse_scenario
 from .scheduler import TerminalScheduler
 from .state import Container, ResponseRecord, SimState
@@ -36,20 +37,6 @@ Query = Mapping[str, list[str]]
 class Headers(Protocol):
     def get(self, name: str, default: None = None) -> str | None: ...
 
-
-@dataclass(frozen=True)
-class Caller:
-    """Who sent a request and how: the key and its header, and (Azure form) the api-version."""
-
-    key: str | None = None
-    scheme: str | None = None  # "bearer" | "api-key"
-    api_version: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-_content_type: contextvars.ContextVar[str] = contextvars.ContextVar("content_type", default="")
-_NOBODY = Caller()
-_caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("caller", default=_NOBODY)
 
 # Not recorded as a caller's custom headers.
 _PLAIN_HEADERS = {
@@ -69,25 +56,6 @@ AZURE_DENIED = (
     "a valid key for an active subscription and use a correct regional API endpoint for your "
     "resource."
 )
-
-
-def _multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, bytes, str]] | None:
-    """``name → (filename, bytes, content type)`` of a multipart/form-data body."""
-    if not content_type.startswith("multipart/form-data"):
-        return None
-    head = f"Content-Type: {content_type}\r\n\r\n".encode()
-    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-    fields: dict[str, tuple[str | None, bytes, str]] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if isinstance(name, str):
-            data = part.get_payload(decode=True)
-            fields[name] = (
-                part.get_filename(),
-                data if isinstance(data, bytes) else b"",
-                part.get_content_type(),
-            )
-    return fields
 
 
 def _auth_view(caller: Caller) -> dict[str, Any]:
@@ -126,27 +94,6 @@ def _caller_of(headers: Headers, api_version: str | None) -> Caller:
     return Caller(None, None, api_version, extra)
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    blob: Blob | None = None
-    drop: bool = False
-    hang: bool = False  # no answer at all until the client closes the connection
-    stream: Iterator[bytes] | None = None  # a text/event-stream body (streaming.py)
-
-
-def _error(
-    status: int, message: str, type_: str, code: str | None = None, param: str | None = None
-) -> Reply:
-    return Reply(status, error_body(message, type_, code, param))
-
-
-def _not_found(what: str, ident: str) -> Reply:
-    return _error(404, f"No {what} found with id '{ident}'.", "invalid_request_error", "not_found")
-
-
 class Simulator:
     """State, lifecycle scheduler and webhook sender behind one ``handle`` entry point."""
 
@@ -156,6 +103,7 @@ class Simulator:
         self.state = SimState()
         self.scheduler = TerminalScheduler(self._on_terminal)
         self.streamer = Streamer(config, self.state)
+        self.objects = Objects(config, self.state)
         self.sender = (
             WebhookSender(
                 config.webhook_url,
@@ -187,6 +135,7 @@ class Simulator:
             ("GET", re.compile(r"/v1/files/([^/]+)"), self.get_file),
             ("DELETE", re.compile(r"/v1/files/([^/]+)"), self.delete_file),
             ("GET", re.compile(r"/v1/files/([^/]+)/content"), self.file_content),
+            *self.objects.routes(),
             ("GET", re.compile(r"/_sim/stats"), self.admin_stats),
             ("GET", re.compile(r"/_sim/timeline"), lambda **_: Reply(200, self.state.timeline())),
             ("GET", re.compile(r"/_sim/responses/([^/]+)"), self.admin_response),
@@ -316,11 +265,12 @@ class Simulator:
         if fault == "createdrop":
             return Reply(drop=True)
 
-        problem = self._validate(request)
+        problem = self._validate(request) or self.objects.check_create(request)
         if problem is not None:
             return problem
         record = self._new_record(request, scenario, key)
         self.state.add(record, record.created)
+        self.objects.after_create(record)
         self.state.count("create", record.id)
         if record.background:
             self.scheduler.schedule(record.terminal_at, record.id)
@@ -406,6 +356,7 @@ class Simulator:
         if previous is not None:
             usage = previous.generated.usage
             prior = int(usage.get("input_tokens", 0)) + int(usage.get("output_tokens", 0))
+        prior += self.objects.prior_tokens(request)
         if final in ("completed", "incomplete"):
             generated = generate(
                 request,
@@ -414,6 +365,7 @@ class Simulator:
                 files=scenario.files,
                 filesize=scenario.filesize,
                 prior_input_tokens=prior,
+                search=self.objects.tool_search,
             )
         else:
             generated = Generated(output=[], usage={}, tool_usage={})
@@ -490,12 +442,8 @@ class Simulator:
 
     # --- containers and files -----------------------------------------------------------
     def _container(self, container_id: str) -> Container | None:
-        """A container is seen by the key of the response that made it."""
-        container = self.state.container(container_id, time.time())
-        if container is None:
-            return None
-        made_by = self.state.get(container.response_id)
-        return None if made_by is not None and _visible(made_by) is None else container
+        """A container is seen by the key that made it (or whose response made it)."""
+        return self.objects.container(container_id)
 
     def get_container(self, container_id: str, *, query: Query, body: bytes) -> Reply:
         container = self._container(container_id)
@@ -547,7 +495,7 @@ class Simulator:
     def upload_file(self, *, query: Query, body: bytes) -> Reply:
         """``POST /v1/files`` (multipart: ``file`` and ``purpose``), as OpenAI."""
         self.state.count("file_upload")
-        fields = _multipart(_content_type.get(), body)
+        fields = multipart(_content_type.get(), body)
         if fields is None or "file" not in fields:
             return _error(
                 400, "Missing required parameter: 'file'.", "invalid_request_error",
@@ -615,29 +563,7 @@ class Simulator:
 
     # --- helpers ------------------------------------------------------------------------
     def _page(self, data: list[dict[str, Any]], query: Query, *, default_order: str) -> Reply:
-        order = (query.get("order") or [default_order])[0]
-        after = query["after"][0] if query.get("after") else None
-        try:
-            limit = int((query.get("limit") or ["20"])[0])
-        except ValueError:
-            limit = -1
-        if order not in ("asc", "desc"):
-            return _error(
-                400,
-                "order must be 'asc' or 'desc'.",
-                "invalid_request_error",
-                "invalid_value",
-                "order",
-            )
-        if not 1 <= limit <= 100:
-            return _error(
-                400,
-                "limit must be between 1 and 100.",
-                "invalid_request_error",
-                "invalid_value",
-                "limit",
-            )
-        return Reply(200, render.cursor_page(data, after=after, limit=limit, order=order))
+        return page(data, query, default_order=default_order)
 
     def _on_terminal(self, response_id: str) -> None:
         now = time.time()

@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,7 @@ class FileSpec:
     filename: str
     blob: Blob
     container_id: str | None = None
+    source: str = "assistant"  # in a container: "assistant" (made by code) or "user" (uploaded)
 
     @property
     def path(self) -> str:
@@ -123,6 +125,7 @@ def generate(
     files: int | None = None,
     filesize: int | None = None,
     prior_input_tokens: int = 0,
+    search: Callable[[list[str], str], list[dict[str, Any]] | None] | None = None,
 ) -> Generated:
     """Build output items, produced files and usage for a finished response."""
     model = str(body.get("model") or "gpt-5.5")
@@ -168,7 +171,9 @@ def generate(
             generated_files.extend(specs)
             tool_output_tokens += tokens(item["code"])
         elif kind == "file_search":
-            item, specs = _file_search(tool, snippet, seed, include, text)
+            stores = [str(i) for i in tool.get("vector_store_ids") or []]
+            found = search(stores, prompt) if search else None
+            item, specs = _file_search(tool, snippet, seed, include, text, found)
             output.append(item)
             generated_files.extend(specs)
 
@@ -383,8 +388,31 @@ def _small_file(content_type: str, seed: str) -> bytes:
 
 
 def _file_search(
-    tool: dict[str, Any], snippet: str, seed: str, include: set[str], text: _Text
+    tool: dict[str, Any],
+    snippet: str,
+    seed: str,
+    include: set[str],
+    text: _Text,
+    found: list[dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], list[FileSpec]]:
+    """Results from the simulator's own vector stores (``found``), else synthetic documents."""
+    if found is not None:
+        limit = tool.get("max_num_results")
+        hits = found[:limit] if isinstance(limit, int) and limit > 0 else found
+        if hits:
+            text.add(" The documents agree")
+            cite = {"type": "file_citation", "file_id": hits[0]["file_id"]}
+            text.cite(".", {**cite, "filename": hits[0]["filename"]}, True)
+        else:
+            text.add(" No document matched.")
+        item = {
+            "id": new_id("fs"),
+            "type": "file_search_call",
+            "status": "completed",
+            "queries": [snippet],
+            "results": hits if "file_search_call.results" in include else None,
+        }
+        return item, []
     store = (tool.get("vector_store_ids") or ["vs_default"])[0]
     specs = [
         FileSpec(

@@ -65,6 +65,10 @@ def response_object(record: ResponseRecord, now: float) -> dict[str, Any]:
         "truncation": body.get("truncation", "disabled"),
         "metadata": body.get("metadata") or {},
     }
+    conversation = body.get("conversation")
+    if conversation:
+        conv_id = conversation.get("id") if isinstance(conversation, dict) else conversation
+        obj["conversation"] = {"id": conv_id}
     if status == "completed":
         obj["completed_at"] = int(record.finished_at(now) or now)
     if status in ("completed", "incomplete"):
@@ -120,12 +124,12 @@ def container_object(container: Container) -> dict[str, Any]:
     return {
         "id": container.id,
         "object": "container",
-        "name": f"Container for {container.response_id}",
+        "name": container.name or f"Container for {container.response_id}",
         "created_at": created,
         "status": "active",
         "last_active_at": created,
-        "expires_after": {"anchor": "last_active_at", "minutes": 20},
-        "memory_limit": "1g",
+        "expires_after": {"anchor": "last_active_at", "minutes": container.expires_minutes},
+        "memory_limit": container.memory_limit,
     }
 
 
@@ -137,7 +141,7 @@ def container_file_object(spec: FileSpec, container: Container) -> dict[str, Any
         "created_at": int(container.created),
         "bytes": spec.blob.size,
         "path": spec.path,
-        "source": "assistant",
+        "source": spec.source,
     }
 
 

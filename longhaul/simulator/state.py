@@ -87,10 +87,17 @@ def _finite(value: float) -> float | None:
 
 @dataclass
 class Container:
+    """Made by a code-interpreter call (``response_id``) or by ``POST /v1/containers``; a later
+    response naming its id runs in it and adds its files."""
+
     id: str
     created: float
     response_id: str
     files: list[FileSpec]
+    api_key: str | None = None  # the key that made it (with key_scoped, only it sees it)
+    name: str = ""
+    expires_minutes: int = 20
+    memory_limit: str = "1g"
 
 
 class SimState:
@@ -106,6 +113,8 @@ class SimState:
             self.containers: dict[str, Container] = {}
             self.files: dict[str, FileSpec] = {}
             self.uploads: dict[str, dict[str, Any]] = {}  # purpose, api_key, created
+            self.vector_stores: dict[str, Any] = {}  # objects.VectorStore
+            self.conversations: dict[str, Any] = {}  # objects.Conversation
             self.counters: Counter[str] = Counter()
             self.per_response: defaultdict[str, Counter[str]] = defaultdict(Counter)
             self.create_attempts: Counter[str] = Counter()
@@ -163,7 +172,10 @@ class SimState:
             self.responses[record.id] = record
             for cid in record.generated.container_ids:
                 files = [f for f in record.generated.files if f.container_id == cid]
-                self.containers[cid] = Container(cid, now, record.id, files)
+                if cid in self.containers:  # an existing container, shared across responses
+                    self.containers[cid].files.extend(files)
+                else:
+                    self.containers[cid] = Container(cid, now, record.id, files, record.api_key)
             for spec in record.generated.files:
                 if spec.container_id is None:
                     self.files[spec.id] = spec

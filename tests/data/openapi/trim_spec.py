@@ -24,6 +24,20 @@ ROOTS = [
     "OpenAIFile",
     "ResponseStreamEvent",
     "ResponseErrorEvent",
+    "ContainerListResource",
+    "VectorStoreObject",
+    "ListVectorStoresResponse",
+    "DeleteVectorStoreResponse",
+    "VectorStoreFileObject",
+    "ListVectorStoreFilesResponse",
+    "DeleteVectorStoreFileResponse",
+    "VectorStoreFileBatchObject",
+    "VectorStoreFileContentResponse",
+    "VectorStoreSearchResultsPage",
+    "ConversationResource",
+    "ConversationItem",
+    "ConversationItemList",
+    "DeletedConversationResource",
 ]
 DROP_TEXT = {"description", "example"}  # only when a string (a property may be named so)
 REF = re.compile(r"#/components/schemas/([A-Za-z0-9_.-]+)")
