@@ -37,9 +37,7 @@ def raw(sim: SimulatorHandle) -> Raw:
     return Raw(sim.url)
 
 
-def test_vector_store_files_batches_search(
-    client: openai.OpenAI, raw: Raw, schemas: Any
-) -> None:
+def test_vector_store_files_batches_search(client: openai.OpenAI, raw: Raw, schemas: Any) -> None:
     doc = client.files.create(file=("lighthouse.txt", DOC), purpose="assistants")
     other = client.files.create(file=("other.txt", b"Nothing about lamps."), purpose="assistants")
     store = client.vector_stores.create(name="notes", metadata={"team": "a"})
@@ -133,9 +131,7 @@ def test_containers_shared_across_responses(
     assert client.containers.files.content.retrieve(put.id, container_id=container.id).read() == (
         b"hello"
     )
-    schemas.check(
-        "ContainerFileResource", raw("GET", f"/containers/{container.id}/files/{put.id}")
-    )
+    schemas.check("ContainerFileResource", raw("GET", f"/containers/{container.id}/files/{put.id}"))
 
     tool = {"type": "code_interpreter", "container": container.id}
     for _ in range(2):
@@ -149,11 +145,9 @@ def test_containers_shared_across_responses(
     made = [f for f in client.containers.files.list(container.id) if f.source == "assistant"]
     assert len(made) == 2  # one file per response, both in the one container
 
+    auto_tool = {"type": "code_interpreter", "container": {"type": "auto", "file_ids": [upload.id]}}
     auto = client.responses.create(
-        model="gpt-5.5",
-        input="Plot it",
-        tools=[{"type": "code_interpreter", "container": {"type": "auto", "file_ids": [upload.id]}}],
-        background=True,
+        model="gpt-5.5", input="Plot it", tools=[auto_tool], background=True
     )
     new = next(i for i in wait_terminal(auto.id).output if i.type == "code_interpreter_call")
     assert new.container_id != container.id
