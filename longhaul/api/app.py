@@ -34,6 +34,9 @@ ROUTERS = (
     "admin_keys",
     "files",
     "input_tokens",
+    "vector_stores",
+    "containers",
+    "conversations",
 )
 
 

@@ -13,8 +13,9 @@ What Longhaul knows a tenant made, per upstream:
 - containers and files: those its jobs' outputs name (``code_interpreter_call.container_id``,
   file citations), so a follow-up may reuse a container or cite a file a previous job made.
 
-Vector stores, and files or containers made outside a job, cannot be made through Longhaul yet
-(no ``/v1/files``-style proxies): on a shared upstream they are refused.
+- files, vector stores, containers and conversations made through Longhaul's proxies
+  (``/v1/files``, ``/v1/vector_stores``, ``/v1/containers``, ``/v1/conversations``), recorded in
+  ``upstream_objects`` with the upstream they live on.
 
 ``conversation`` may be a Longhaul job id: it becomes that job's conversation id (a response id is
 not a conversation, and OpenAI refuses one there)."""
@@ -176,8 +177,20 @@ def check(
     upstream_id: str | None,
 ) -> None:
     """Raise ``NotFound`` for the first id the tenant does not own on ``upstream_id``."""
-    refs = [r for r in references(body) if not is_job_id(r.id)]
-    if not refs or _own_upstream(session, tenant, upstream_id):
+    check_refs(session, tenant, references(body), upstream_id=upstream_id)
+
+
+def body_refs(body: Any) -> list[Ref]:
+    """The ids a proxied create names (``file_id``, ``file_ids``, ``container_id`` anywhere)."""
+    return [Ref(r.kind, r.id, r.param.lstrip(".")) for r in _walk(body, "")]
+
+
+def check_refs(
+    session: Session, tenant: Tenant, refs: list[Ref], *, upstream_id: str | None
+) -> None:
+    """Raise ``NotFound`` for the first ref the tenant does not own on ``upstream_id``."""
+    refs = [r for r in refs if not is_job_id(r.id)]
+    if not refs or own_upstream(session, tenant, upstream_id):
         return
     for ref in refs:
         if _owned(session, tenant, upstream_id, ref):
@@ -193,7 +206,7 @@ def check(
         )
 
 
-def _own_upstream(session: Session, tenant: Tenant, upstream_id: str | None) -> bool:
+def own_upstream(session: Session, tenant: Tenant, upstream_id: str | None) -> bool:
     if upstream_id is None:
         return False
     owner = session.execute(
@@ -208,7 +221,14 @@ def _owned(session: Session, tenant: Tenant, upstream_id: str | None, ref: Ref) 
         if row is not None and row.upstream_id == upstream_id:
             return True
     same = Job.upstream_id.is_(None) if upstream_id is None else Job.upstream_id == upstream_id
-    mine = select(Job.id).where(Job.tenant_id == tenant.id, same, Job.deleted_at.is_(None))
+    stmt = _jobs_naming(tenant, ref)
+    return stmt is not None and session.execute(stmt.where(same).limit(1)).first() is not None
+
+
+def _jobs_naming(tenant: Tenant, ref: Ref) -> Any:
+    """The tenant's jobs whose work made (or ran in) the object: a select of their upstream
+    ids, or None for a kind no job makes."""
+    mine = select(Job.upstream_id).where(Job.tenant_id == tenant.id, Job.deleted_at.is_(None))
     if ref.kind == "response":
         stmt = mine.where(Job.upstream_response_id == ref.id)
     elif ref.kind == "conversation":
@@ -221,15 +241,34 @@ def _owned(session: Session, tenant: Tenant, upstream_id: str | None, ref: Ref) 
         )
     elif ref.kind in ("container", "file"):
         # Named in one of its jobs' outputs. A scan of the tenant's finished jobs: only bodies
-        # that name such ids pay for it (the proxies will record ownership in a table).
+        # that name such ids pay for it.
         needle = f'"{ref.id}"'
         stmt = mine.where(
             Job.response_body.is_not(None),
             func.strpos(cast(Job.response_body, Text), needle) > 0,
         )
-    else:  # vector stores: none can be made through Longhaul yet
-        return False
-    return session.execute(stmt.limit(1)).first() is not None
+    else:  # vector stores: only through the proxy
+        return None
+    return stmt
+
+
+def locate(
+    session: Session, tenant: Tenant, kind: str, object_id: str, *, param: str
+) -> str | None:
+    """The upstream the tenant's object lives on: where it was made through a proxy, else where
+    one of its jobs made or used it, else the tenant's own default upstream (its own key: the
+    upstream judges). Anything else is a ``NotFound``, before any upstream is asked."""
+    row = objects.owned(session, tenant, kind, object_id)
+    if row is not None:
+        return row.upstream_id
+    stmt = _jobs_naming(tenant, Ref(kind, object_id, param))
+    found = None if stmt is None else session.execute(stmt.limit(1)).first()
+    if found is not None:
+        return found[0]  # type: ignore[no-any-return]
+    default = tenant.default_upstream_id
+    if default is not None and own_upstream(session, tenant, default):
+        return default
+    raise NotFound(f"No {WHAT[kind]} found with id '{object_id}'.", param=param, code="not_found")
 
 
 def place(

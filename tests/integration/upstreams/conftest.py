@@ -4,12 +4,14 @@ by the key that created it, as across OpenAI projects), the API, helpers to run 
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import uvicorn
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 from longhaul.core.auth import create_api_key
 from longhaul.core.config import Settings, get_settings
 from longhaul.simulator import SimulatorHandle, start_simulator
+from tests.support.infra import free_port, wait_for_port
 
 ADMIN = "lh-admin-upstreams-test"
 KEY_1 = Fernet.generate_key().decode()
@@ -47,6 +50,22 @@ def api(settings: Settings) -> Iterator[TestClient]:
 
     with TestClient(create_app(), raise_server_exceptions=False) as client:
         yield client
+
+
+@pytest.fixture
+def live_api(settings: Settings) -> Iterator[str]:
+    """The API on a real port (the SDK speaks HTTP to it), in this process."""
+    from longhaul.api.app import create_app
+
+    port = free_port()
+    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for_port("127.0.0.1", port)
+    yield f"http://127.0.0.1:{port}/v1"
+    server.should_exit = True
+    thread.join(10)
 
 
 @pytest.fixture

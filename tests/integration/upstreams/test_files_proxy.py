@@ -5,36 +5,16 @@ attempts never reach the upstream; an uploaded file id is the tenant's in a crea
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import openai
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
-from longhaul.core.config import Settings
 from longhaul.simulator import SimulatorHandle
 from tests.integration.upstreams.conftest import unique
-from tests.support.infra import free_port, wait_for_port
 
 Tenants = Callable[[], tuple[str, dict[str, str]]]
-
-
-@pytest.fixture
-def live_api(settings: Settings) -> Iterator[str]:
-    """The API on a real port (the SDK speaks HTTP to it), in this process."""
-    from longhaul.api.app import create_app
-
-    port = free_port()
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for_port("127.0.0.1", port)
-    yield f"http://127.0.0.1:{port}/v1"
-    server.should_exit = True
-    thread.join(10)
 
 
 def _tenant_on_own_key(

@@ -158,7 +158,7 @@ def test_another_tenants_id_is_a_404_and_queues_nothing(
     assert sim.simulator.state.stats()["counters"] == before
 
     mine = _post(api, owner_auth, extra)
-    if case == "file_search vector store":  # no vector store can be made through Longhaul yet
+    if case == "file_search vector store":  # not made through Longhaul by it: unknown
         assert mine.status_code == 404
     else:
         assert mine.status_code == 200, mine.text
