@@ -23,6 +23,23 @@ STACK_SETTINGS = {
 }
 
 
+SECRET_KEY_FILE = "secret_key"  # in the data folder: the dev stack's LONGHAUL_SECRET_KEYS
+
+
+def dev_secret_key(data_dir: Path) -> str:
+    """The Fernet key ``longhaul up`` encrypts upstream secrets with when none is configured,
+    kept in the data folder (0600) so stored secrets stay readable across restarts."""
+    path = data_dir / SECRET_KEY_FILE
+    if path.is_file():
+        return path.read_text().strip()
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode()
+    path.touch(mode=0o600)
+    path.write_text(key + "\n")
+    return key
+
+
 class NoStack(RuntimeError):
     """Neither a running stack nor an explicit setting says where to connect."""
 
@@ -49,6 +66,9 @@ def use_running_stack(*, require_database: bool = True) -> dict[str, Any] | None
         for key, setting in STACK_SETTINGS.items():
             if setting not in explicit and info.get(key):
                 os.environ[f"LONGHAUL_{setting.upper()}"] = str(info[key])
+        key_file = Path(str(info.get("data_dir") or ".")) / SECRET_KEY_FILE
+        if "secret_keys" not in explicit and key_file.is_file():
+            os.environ["LONGHAUL_SECRET_KEYS"] = key_file.read_text().strip()
         get_settings.cache_clear()
     elif require_database and "database_url" not in explicit:
         raise NoStack(

@@ -159,6 +159,10 @@ def _start(
     }
     if not _explicit("storage_url"):
         env["LONGHAUL_STORAGE_URL"] = (data_dir / "artifacts").as_uri()
+    if not _explicit("secret_keys"):  # so upstreams with keys can be added (docs/upstreams.md)
+        from longhaul.cli.context import dev_secret_key
+
+        env["LONGHAUL_SECRET_KEYS"] = dev_secret_key(data_dir)
     if not _explicit("webhook_allow_hosts"):  # lets the demo's receiver on loopback get webhooks
         env["LONGHAUL_WEBHOOK_ALLOW_HOSTS"] = json.dumps(list(LOOPBACK_CIDRS))
 

@@ -98,6 +98,34 @@ def test_admin_commands_find_the_running_stack(up: tuple[dict[str, Any], Path]) 
         client.responses.create(model="gpt-5", input="x", background=True)
 
 
+def test_upstream_keys_can_be_stored_with_nothing_configured(
+    up: tuple[dict[str, Any], Path],
+) -> None:
+    """`up` made a secret key for the stack (kept in the data folder): the CLI stores an upstream
+    key with it, and the worker decrypts it to run a job there with that key."""
+    info, data_dir = up
+    assert (data_dir / "secret_key").stat().st_mode & 0o077 == 0
+    added = longhaul("upstreams", "add", "byok-dev", "--tenant", "dev", "--base-url",
+                     info["simulator"], "--api-key", "sk-dev-own", cwd=data_dir,
+                     data_dir=data_dir)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    client = openai.OpenAI(base_url=info["api"], api_key=info["api_key"], max_retries=0)
+    job = client.responses.create(
+        model="gpt-5", input="Mine", background=True,
+        extra_body={"longhaul": {"upstream": "byok-dev"}},
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while job.status not in ("completed", "failed", "cancelled", "incomplete"):
+        assert time.monotonic() < deadline, f"still {job.status}"
+        time.sleep(0.5)
+        job = client.responses.retrieve(job.id)
+    assert job.status == "completed"
+    sim_root = info["simulator"].removesuffix("/v1")
+    upstream_id = job.longhaul["upstream_response_id"]  # type: ignore[attr-defined]
+    with urllib.request.urlopen(f"{sim_root}/_sim/responses/{upstream_id}", timeout=10) as r:
+        assert json.loads(r.read())["auth"]["key"] == "sk-dev-own"
+
+
 def test_jobs_cli_submits_watches_and_shows(up: tuple[dict[str, Any], Path]) -> None:
     _, data_dir = up
     run = longhaul("jobs", "submit", "Say hello from the CLI", "--watch", "--json",

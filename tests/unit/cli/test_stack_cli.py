@@ -39,3 +39,14 @@ def test_stale_state_is_reported_and_cleaned(
     assert json.loads(capsys.readouterr().out)["running"] is False
     assert main(["down", "--data-dir", str(tmp_path)]) == 0
     assert not (tmp_path / "stack.json").exists()
+
+
+def test_the_dev_stack_keeps_one_secret_key(tmp_path: Path) -> None:
+    from cryptography.fernet import Fernet
+
+    from longhaul.cli.context import dev_secret_key
+
+    key = dev_secret_key(tmp_path)
+    assert dev_secret_key(tmp_path) == key  # kept: stored secrets stay readable after a restart
+    assert Fernet(key).decrypt(Fernet(key).encrypt(b"x")) == b"x"
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
