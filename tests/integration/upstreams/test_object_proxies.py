@@ -12,9 +12,13 @@ import httpx2
 import openai
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from longhaul.core.models import Job, Tenant, Upstream
 from longhaul.simulator import SimulatorHandle
 from tests.integration.upstreams.conftest import unique
+from tests.support.factories import add_job
 
 Tenants = Callable[[], tuple[str, dict[str, str]]]
 DOC = b"The Fresnel lens focused the lamp into a beam visible for twenty miles.\n"
@@ -103,6 +107,51 @@ def _route_cases(w: World) -> dict[str, tuple[str, str, Any]]:
     }
 
 
+def _job_of(session: Session, tenant: str, upstream: str, w: World) -> Job:
+    """A finished job of A's on the shared upstream, in A's conversation and container."""
+    tenant_id = session.execute(select(Tenant.id).where(Tenant.name == tenant)).scalar_one()
+    upstream_id = session.execute(select(Upstream.id).where(Upstream.name == upstream)).scalar_one()
+    resp = f"resp_{unique('a')}"
+    body = {"id": resp, "status": "completed", "conversation": {"id": w.conv.id}, "output": []}
+    return add_job(
+        session,
+        tenant_id,
+        status="completed",
+        upstream_id=upstream_id,
+        upstream_response_id=resp,
+        response_body=body,
+    )
+
+
+def _job_cases(job: Job) -> dict[str, tuple[str, str, Any]]:
+    """A's job, by its Longhaul id on every response route and by either id in a create body."""
+    ask = {"model": "gpt-5.5", "input": "hi", "background": True}
+    out: dict[str, tuple[str, str, Any]] = {
+        "responses retrieve": ("GET", f"/responses/{job.id}", None),
+        "responses input_items": ("GET", f"/responses/{job.id}/input_items", None),
+        "responses cancel": ("POST", f"/responses/{job.id}/cancel", None),
+        "responses delete": ("DELETE", f"/responses/{job.id}", None),
+        "jobs retrieve": ("GET", f"/jobs/{job.id}", None),
+    }
+    fields = {
+        "previous_response_id (upstream id)": {"previous_response_id": job.upstream_response_id},
+        "previous_response_id (job id)": {"previous_response_id": job.id},
+        "conversation (job id)": {"conversation": job.id},
+    }
+    for name, extra in fields.items():
+        out[f"responses create {name}"] = ("POST", "/responses", {**ask, **extra})
+        out[f"input_tokens {name}"] = ("POST", "/responses/input_tokens", {**ask, **extra})
+    return out
+
+
+def _refused(case: str, r: httpx2.Response) -> bool:
+    """A 404 in OpenAI's shape; for a predecessor, OpenAI's own 400 for an unknown one."""
+    error = r.json().get("error") or {}
+    if "previous_response_id" in case:
+        return r.status_code == 400 and error.get("code") == "previous_response_not_found"
+    return r.status_code == 404 and error.get("type") == "invalid_request_error"
+
+
 def _body_cases(w: World, mine: dict[str, str]) -> dict[str, tuple[str, str, Any]]:
     """Creates of B's own that name one of A's objects in their body."""
     f = w.file.id
@@ -149,9 +198,7 @@ def _body_cases(w: World, mine: dict[str, str]) -> dict[str, tuple[str, str, Any
             "tools": [{"type": "code_interpreter", "container": w.container.id}]
         },
         "code_interpreter file_ids": {
-            "tools": [
-                {"type": "code_interpreter", "container": {"type": "auto", "file_ids": [f]}}
-            ]
+            "tools": [{"type": "code_interpreter", "container": {"type": "auto", "file_ids": [f]}}]
         },
         "file_search vector_store_ids": {
             "tools": [{"type": "file_search", "vector_store_ids": [w.store.id]}]
@@ -170,10 +217,11 @@ def test_isolation_matrix(
     admin: dict[str, str],
     new_tenant: Tenants,
     sim: SimulatorHandle,
+    session: Session,
 ) -> None:
     name_a, auth_a = new_tenant()
     name_b, auth_b = new_tenant()
-    _shared_upstream(api, admin, sim, name_a, name_b)
+    shared = _shared_upstream(api, admin, sim, name_a, name_b)
     a, b = _sdk(live_api, auth_a), _sdk(live_api, auth_b)
     w = World(a)
     mine = {
@@ -181,19 +229,19 @@ def test_isolation_matrix(
         "cntr": b.containers.create(name="b").id,
         "conv": b.conversations.create().id,
     }
-    cases = {**_route_cases(w), **_body_cases(w, mine)}
+    job = _job_of(session, name_a, shared, w)
+    cases = {**_route_cases(w), **_body_cases(w, mine), **_job_cases(job)}
     raw = httpx2.Client(base_url=live_api, headers=auth_b, timeout=30)
 
     before = sim.simulator.state.stats()["counters"]
     leaks = []
     for case, (method, path, body) in cases.items():
         r = raw.request(method, path, json=body)
-        error = r.json().get("error") or {}
-        if r.status_code != 404 or error.get("type") != "invalid_request_error":
+        if not _refused(case, r):
             leaks.append((case, r.status_code, r.text[:200]))
     assert sim.simulator.state.stats()["counters"] == before  # nothing reached the upstream
     assert leaks == [], leaks
-    assert len(cases) >= 50
+    assert len(cases) >= 60
     # B's lists hold B's objects only
     assert [s.id for s in b.vector_stores.list()] == [mine["vs"]]
     assert [c.id for c in b.containers.list()] == [mine["cntr"]]
