@@ -8,17 +8,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
-from starlette.background import BackgroundTask
 
 from longhaul.api.db import run_db
 from longhaul.api.deps import TenantDep
 from longhaul.api.errors import documented
+from longhaul.api.proxying import download, segment, upload
 from longhaul.api.proxying import http as _http
 from longhaul.api.proxying import reply as _reply
 from longhaul.core.config import get_settings
-from longhaul.core.errors import InvalidInput, NotFound
+from longhaul.core.errors import NotFound
 from longhaul.core.models import Tenant
 from longhaul.core.upstreams import objects, proxy
 from longhaul.core.upstreams.clients import spec_for
@@ -28,8 +28,6 @@ from longhaul.schemas.files import DeletedFile, FileObject
 
 router = APIRouter(prefix="/v1/files", tags=["files"])
 KIND = "file"
-# Passed back from the upstream's reply on content downloads.
-_PASS = ("content-type", "content-length", "content-disposition")
 
 
 def _default_spec(session: Session, tenant: Tenant) -> tuple[str | None, UpstreamSpec]:
@@ -47,19 +45,8 @@ def _owned_spec(session: Session, tenant: Tenant, file_id: str) -> UpstreamSpec:
 @router.post("", response_model=FileObject, responses=documented(400, 401, 413))
 async def upload_file(request: Request, tenant: TenantDep) -> JSONResponse:
     """The multipart body goes to the upstream as it arrives, chunk by chunk."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
-        raise InvalidInput("Upload a file as multipart/form-data.", param="file")
     upstream_id, spec = await run_db(lambda session: _default_spec(session, tenant))
-    url, headers, query = proxy.target(spec, "/files")
-    headers["content-type"] = content_type
-    if length := request.headers.get("content-length"):
-        headers["content-length"] = length
-    client = _http(request)
-    sent = client.build_request(
-        "POST", url, params=query, headers=headers, content=request.stream()
-    )
-    response = await client.send(sent)
+    response = await upload(request, (upstream_id, spec), "/files")
     reply = _reply(response)
     if response.status_code == 200:
         data = response.json()
@@ -97,7 +84,7 @@ async def list_files(
 @router.get("/{file_id}", response_model=FileObject, responses=documented(401, 404))
 async def retrieve_file(file_id: str, request: Request, tenant: TenantDep) -> JSONResponse:
     spec = await run_db(lambda session: _owned_spec(session, tenant, file_id))
-    url, headers, query = proxy.target(spec, f"/files/{file_id}")
+    url, headers, query = proxy.target(spec, f"/files/{segment(file_id)}")
     return _reply(await _http(request).get(url, params=query, headers=headers))
 
 
@@ -111,25 +98,13 @@ async def retrieve_file(file_id: str, request: Request, tenant: TenantDep) -> JS
 )
 async def file_content(file_id: str, request: Request, tenant: TenantDep) -> Response:
     spec = await run_db(lambda session: _owned_spec(session, tenant, file_id))
-    url, headers, query = proxy.target(spec, f"/files/{file_id}/content")
-    client = _http(request)
-    response = await client.send(
-        client.build_request("GET", url, params=query, headers=headers), stream=True
-    )
-    if response.status_code != 200:
-        await response.aread()
-        await response.aclose()
-        return _reply(response)
-    passed = {k: v for k, v in response.headers.items() if k.lower() in _PASS}
-    return StreamingResponse(
-        response.aiter_raw(), headers=passed, background=BackgroundTask(response.aclose)
-    )
+    return await download(request, (None, spec), f"/files/{segment(file_id)}/content")
 
 
 @router.delete("/{file_id}", response_model=DeletedFile, responses=documented(401, 404))
 async def delete_file(file_id: str, request: Request, tenant: TenantDep) -> JSONResponse:
     spec = await run_db(lambda session: _owned_spec(session, tenant, file_id))
-    url, headers, query = proxy.target(spec, f"/files/{file_id}")
+    url, headers, query = proxy.target(spec, f"/files/{segment(file_id)}")
     response = await _http(request).delete(url, params=query, headers=headers)
     if response.status_code in (200, 404):  # gone upstream either way: forget it here
         await run_db(lambda session: objects.forget(session, tenant, KIND, file_id))
