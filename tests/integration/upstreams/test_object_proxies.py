@@ -284,6 +284,10 @@ def test_the_sdk_round_trip_through_longhaul(
     assert set(files) == {"/mnt/data/lens.txt", "/mnt/data/n.txt"}
     body = a.containers.files.content.retrieve(w.cfile.id, container_id=w.container.id).read()
     assert body == b"note"
+    large = bytes(range(256)) * (5 * 4096 + 1)  # > the 4 MiB JSON limit: streamed both ways
+    put = a.containers.files.create(w.container.id, file=("large.bin", large))
+    assert put.bytes == len(large)
+    assert a.containers.files.content.retrieve(put.id, container_id=w.container.id).read() == large
     copied = a.containers.files.create(w.container.id, file_id=w.other.id)
     assert copied.path == "/mnt/data/more.txt"
     assert [c.id for c in a.containers.list()] == [w.container.id]
