@@ -14,11 +14,9 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
-from starlette.exceptions import HTTPException
 
 from longhaul.api.db import run_db
-from longhaul.core.config import get_settings
-from longhaul.core.errors import InvalidInput
+from longhaul.core.errors import InvalidInput, Transient
 from longhaul.core.models import Tenant
 from longhaul.core.upstreams import access, objects, proxy
 from longhaul.core.upstreams.access import Target
@@ -39,6 +37,18 @@ def http(request: Request) -> httpx2.AsyncClient:
     return client
 
 
+async def _sent(request: Request, sent: httpx2.Request, *, stream: bool = False) -> httpx2.Response:
+    """The upstream's answer; an upstream that cannot be reached is a 503 (retry), never a 500."""
+    try:
+        return await http(request).send(sent, stream=stream)
+    except httpx2.HTTPError as exc:
+        raise Transient(
+            f"The upstream could not be reached ({type(exc).__name__}); retry.",
+            retry_after=1,
+            code="upstream_unreachable",
+        ) from exc
+
+
 def reply(response: httpx2.Response) -> JSONResponse:
     """The upstream's JSON and status (a non-JSON body becomes an OpenAI-shaped error)."""
     try:
@@ -56,26 +66,17 @@ def reply(response: httpx2.Response) -> JSONResponse:
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object, read up to the JSON body limit (413 beyond it)."""
-    limit = get_settings().max_body_bytes
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            raise _too_large(limit)
+    """The request's JSON object (the edge has bounded its size and checked its JSON)."""
+    raw = await request.body()
     if not raw:
         return {}
     try:
-        body = json.loads(bytes(raw))
+        body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"We could not parse the JSON body of your request: {exc}") from exc
     if not isinstance(body, dict):
         raise InvalidInput("The request body must be a JSON object.")
     return body
-
-
-def _too_large(limit: int) -> HTTPException:
-    return HTTPException(413, f"Request body exceeds the limit of {limit} bytes.")
 
 
 def _query(request: Request, spec_query: dict[str, str]) -> httpx2.QueryParams:
@@ -95,9 +96,10 @@ async def send(
 ) -> httpx2.Response:
     """One call to the target upstream (the client's list/include query passed on)."""
     url, headers, query = proxy.target(target[1], path)
-    return await http(request).request(
+    sent = http(request).build_request(
         method, url, params=_query(request, query), headers=headers, json=body
     )
+    return await _sent(request, sent)
 
 
 async def upload(request: Request, target: Target, path: str) -> httpx2.Response:
@@ -109,20 +111,17 @@ async def upload(request: Request, target: Target, path: str) -> httpx2.Response
     headers["content-type"] = content_type
     if length := request.headers.get("content-length"):
         headers["content-length"] = length
-    client = http(request)
-    sent = client.build_request(
+    sent = http(request).build_request(
         "POST", url, params=query, headers=headers, content=request.stream()
     )
-    return await client.send(sent)
+    return await _sent(request, sent)
 
 
 async def download(request: Request, target: Target, path: str) -> Response:
     """The upstream's bytes streamed back as they arrive (an error answer as JSON)."""
     url, headers, query = proxy.target(target[1], path)
-    client = http(request)
-    response = await client.send(
-        client.build_request("GET", url, params=query, headers=headers), stream=True
-    )
+    sent = http(request).build_request("GET", url, params=query, headers=headers)
+    response = await _sent(request, sent, stream=True)
     if response.status_code != 200:
         await response.aread()
         await response.aclose()

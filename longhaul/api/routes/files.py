@@ -14,13 +14,12 @@ from sqlalchemy.orm import Session
 from longhaul.api.db import run_db
 from longhaul.api.deps import TenantDep
 from longhaul.api.errors import documented
-from longhaul.api.proxying import download, segment, upload
-from longhaul.api.proxying import http as _http
+from longhaul.api.proxying import download, segment, send, upload
 from longhaul.api.proxying import reply as _reply
 from longhaul.core.config import get_settings
 from longhaul.core.errors import NotFound
 from longhaul.core.models import Tenant
-from longhaul.core.upstreams import objects, proxy
+from longhaul.core.upstreams import objects
 from longhaul.core.upstreams.clients import spec_for
 from longhaul.core.upstreams.spec import UpstreamSpec
 from longhaul.schemas.common import Page
@@ -84,8 +83,7 @@ async def list_files(
 @router.get("/{file_id}", response_model=FileObject, responses=documented(401, 404))
 async def retrieve_file(file_id: str, request: Request, tenant: TenantDep) -> JSONResponse:
     spec = await run_db(lambda session: _owned_spec(session, tenant, file_id))
-    url, headers, query = proxy.target(spec, f"/files/{segment(file_id)}")
-    return _reply(await _http(request).get(url, params=query, headers=headers))
+    return _reply(await send(request, (None, spec), "GET", f"/files/{segment(file_id)}"))
 
 
 @router.get(
@@ -104,8 +102,7 @@ async def file_content(file_id: str, request: Request, tenant: TenantDep) -> Res
 @router.delete("/{file_id}", response_model=DeletedFile, responses=documented(401, 404))
 async def delete_file(file_id: str, request: Request, tenant: TenantDep) -> JSONResponse:
     spec = await run_db(lambda session: _owned_spec(session, tenant, file_id))
-    url, headers, query = proxy.target(spec, f"/files/{segment(file_id)}")
-    response = await _http(request).delete(url, params=query, headers=headers)
+    response = await send(request, (None, spec), "DELETE", f"/files/{segment(file_id)}")
     if response.status_code in (200, 404):  # gone upstream either way: forget it here
         await run_db(lambda session: objects.forget(session, tenant, KIND, file_id))
     return _reply(response)

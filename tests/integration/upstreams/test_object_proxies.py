@@ -333,3 +333,21 @@ def test_json_bodies_keep_the_json_limit(
         content=b"[1, 2",
     )
     assert bad.status_code == 400 and bad.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_an_unreachable_upstream_is_a_503_to_retry(
+    api: TestClient, admin: dict[str, str], new_tenant: Tenants
+) -> None:
+    from tests.support.infra import free_port
+
+    tenant, auth = new_tenant()
+    name = unique("down")
+    body = {"name": name, "base_url": f"http://127.0.0.1:{free_port()}/v1", "api_key": "sk-x"}
+    assert api.post("/v1/admin/upstreams", headers=admin, json=body).status_code == 200
+    r = api.put(f"/v1/admin/tenants/{tenant}/upstream", headers=admin, json={"upstream": name})
+    assert r.status_code == 200
+    for path in ("/v1/vector_stores", "/v1/conversations"):
+        r = api.post(path, headers=auth, json={})
+        assert r.status_code == 503, r.text
+        assert r.json()["error"]["code"] == "upstream_unreachable"
+        assert r.headers["Retry-After"] == "1"
