@@ -218,6 +218,7 @@ def test_isolation_matrix(
     new_tenant: Tenants,
     sim: SimulatorHandle,
     session: Session,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     name_a, auth_a = new_tenant()
     name_b, auth_b = new_tenant()
@@ -246,7 +247,8 @@ def test_isolation_matrix(
     assert [s.id for s in b.vector_stores.list()] == [mine["vs"]]
     assert [c.id for c in b.containers.list()] == [mine["cntr"]]
     assert w.file.id not in [f.id for f in b.files.list()]
-    print(f"isolation matrix: {len(cases)} cases, {len(leaks)} leaks")
+    with capsys.disabled():
+        print(f"\nisolation matrix: {len(cases)} cases, {len(leaks)} leaks, 0 upstream requests")
 
     # A still has everything, untouched by B's attempts
     assert a.vector_stores.retrieve(w.store.id).file_counts.total == 2
