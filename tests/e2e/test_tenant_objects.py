@@ -35,8 +35,21 @@ def sim() -> Iterator[SimulatorHandle]:
 @pytest.fixture(scope="module")
 def stack(database_url: str, redis_url: str, sim: SimulatorHandle) -> Iterator[Stack]:
     env = {"LONGHAUL_ADMIN_API_KEY": ADMIN, "LONGHAUL_SECRET_KEYS": Fernet.generate_key().decode()}
-    with running_stack(database_url, redis_url, sim.url, extra_env=env) as st:
-        yield st
+    try:
+        with running_stack(database_url, redis_url, sim.url, extra_env=env) as st:
+            yield st
+    finally:  # the database outlives this module: leave no secret under this module's key
+        from sqlalchemy import update
+
+        from longhaul.core.db import session_scope
+        from longhaul.core.models import Upstream
+
+        with session_scope(database_url) as session:
+            session.execute(
+                update(Upstream)
+                .where(Upstream.name.like("e2e-obj-%"))
+                .values(api_key_secret=None, headers_secret=None)
+            )
 
 
 def _tenant_on(stack: Stack, database_url: str, upstream: dict[str, Any]) -> str:
@@ -69,7 +82,7 @@ def _finished(client: openai.OpenAI, job_id: str) -> Any:
 def test_files_store_container_and_conversation_jobs(
     style: str, stack: Stack, sim: SimulatorHandle, database_url: str
 ) -> None:
-    name = f"{style}-{uuid.uuid4().hex[:6]}"
+    name = f"e2e-obj-{style}-{uuid.uuid4().hex[:6]}"
     secret = f"key-{name}"
     if style == "bearer":
         upstream = {"name": name, "base_url": sim.url, "api_key": secret}
