@@ -271,6 +271,16 @@ def locate(
     raise NotFound(f"No {WHAT[kind]} found with id '{object_id}'.", param=param, code="not_found")
 
 
+def _home(session: Session, tenant: Tenant, body: dict[str, Any]) -> tuple[str | None] | None:
+    """The upstream of the first object the body names that the tenant made through a proxy."""
+    for ref in references(body):
+        if ref.kind != "response" and not is_job_id(ref.id):
+            row = objects.owned(session, tenant, ref.kind, ref.id)
+            if row is not None:
+                return (row.upstream_id,)
+    return None
+
+
 def place(
     session: Session,
     tenant: Tenant,
@@ -288,8 +298,9 @@ def place(
         owner = response_job(session, tenant, prev)
         follow = owner.id if owner is not None else None
     conv_job = map_conversation(session, tenant, body)
+    pinned = None if follow or conv_job else _home(session, tenant, body)
     upstream_id = route_job(
-        session, tenant, model=model, named=named, previous_job_id=follow or conv_job
+        session, tenant, model=model, named=named, previous_job_id=follow or conv_job, pinned=pinned
     )
     check(session, tenant, body, upstream_id=upstream_id)
     return upstream_id

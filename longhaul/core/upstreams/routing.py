@@ -2,10 +2,12 @@
 
 1. the one the body names (``longhaul: {upstream: NAME}``): shared, or the tenant's own;
 2. a follow-up's predecessor's (a response id lives on one upstream);
-3. the first whose ``model_patterns`` match the model (the tenant's own upstreams before shared
+3. where the objects it names live, if it names any made through Longhaul's proxies (a
+   conversation, container, vector store or file lives on one upstream too);
+4. the first whose ``model_patterns`` match the model (the tenant's own upstreams before shared
    ones, each by name);
-4. the tenant's default;
-5. the environment's (``None``).
+5. the tenant's default;
+6. the environment's (``None``).
 
 Upstreams with patterns are read at most every few seconds per process (``forget`` drops the
 copy at once after a change made in this process)."""
@@ -75,7 +77,9 @@ def route_job(
     model: str,
     named: str | None,
     previous_job_id: str | None,
+    pinned: tuple[str | None] | None = None,
 ) -> str | None:
+    """``pinned``: ``(upstream id,)`` where the objects the body names live, if any do."""
     previous: tuple[str | None] | None = None
     if previous_job_id is not None:
         previous = session.execute(
@@ -92,6 +96,8 @@ def route_job(
         return chosen
     if previous is not None:
         return previous[0]
+    if pinned is not None:
+        return pinned[0]
     routes = _routes(session)
     for owned in (True, False):
         for route in routes:

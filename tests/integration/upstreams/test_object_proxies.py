@@ -353,3 +353,34 @@ def test_an_unreachable_upstream_is_a_503_to_retry(
         assert r.status_code == 503, r.text
         assert r.json()["error"]["code"] == "upstream_unreachable"
         assert r.headers["Retry-After"] == "1"
+
+
+def test_a_job_runs_where_the_objects_it_names_live(
+    live_api: str,
+    api: TestClient,
+    admin: dict[str, str],
+    new_tenant: Tenants,
+    sim: SimulatorHandle,
+    session: Session,
+) -> None:
+    """Before model-pattern routes: a conversation exists on one upstream only."""
+    tenant, auth = new_tenant()
+    home = _shared_upstream(api, admin, sim, tenant)
+    model = f"pin-{unique('m')}"
+    routed = {"name": unique("patterns"), "base_url": sim.url, "api_key": "sk-p"}
+    routed["model_patterns"] = [f"{model}*"]
+    assert api.post("/v1/admin/upstreams", headers=admin, json=routed).status_code == 200
+    conv = _sdk(live_api, auth).conversations.create()
+
+    def upstream_of(extra: dict[str, Any]) -> str | None:
+        r = api.post(
+            "/v1/responses",
+            headers=auth,
+            json={"model": model, "input": "hi", "background": True, **extra},
+        )
+        assert r.status_code == 200, r.text
+        return session.get(Job, r.json()["id"]).upstream_id  # type: ignore[union-attr]
+
+    ids = dict(session.execute(select(Upstream.name, Upstream.id)).all())
+    assert upstream_of({}) == ids[routed["name"]]  # the model's route
+    assert upstream_of({"conversation": conv.id}) == ids[home]  # where the conversation lives
