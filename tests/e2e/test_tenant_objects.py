@@ -70,12 +70,16 @@ def _tenant_on(stack: Stack, database_url: str, upstream: dict[str, Any]) -> str
     return key
 
 
-def _finished(client: openai.OpenAI, job_id: str) -> Any:
+def _finished(client: openai.OpenAI, stack: Stack, job_id: str) -> Any:
     def done() -> Any:
         job = client.responses.retrieve(job_id)
         return job if job.status not in ("queued", "in_progress") else None
 
-    return wait_for(done, 90, what=f"job {job_id}")
+    try:
+        return wait_for(done, 120, what=f"job {job_id}")
+    except TimeoutError:
+        job = client.responses.retrieve(job_id)
+        raise AssertionError(f"{job_id} still {job.longhaul}\n{stack.logs()}") from None
 
 
 @pytest.mark.parametrize("style", ["bearer", "azure"])
@@ -113,7 +117,7 @@ def test_files_store_container_and_conversation_jobs(
         conversation=conv.id,
         background=True,
     )
-    done = _finished(client, first.id)
+    done = _finished(client, stack, first.id)
     assert done.status == "completed", done
     search = next(i for i in done.output if i.type == "file_search_call")
     assert [r.file_id for r in search.results] == [doc.id]
@@ -128,7 +132,7 @@ def test_files_store_container_and_conversation_jobs(
         conversation={"id": conv.id},
         background=True,
     )
-    again = _finished(client, second.id)
+    again = _finished(client, stack, second.id)
     assert again.status == "completed"
     assert again.usage.input_tokens > done.usage.input_tokens  # the conversation's earlier turns
 
