@@ -16,6 +16,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from longhaul.simulator import SimulatorHandle, start_simulator
+from tests.support.infra import own_database
 from tests.support.stack import Stack, running_stack, wait_for
 
 ADMIN = "lh-admin-e2e-objects"
@@ -33,23 +34,18 @@ def sim() -> Iterator[SimulatorHandle]:
 
 
 @pytest.fixture(scope="module")
-def stack(database_url: str, redis_url: str, sim: SimulatorHandle) -> Iterator[Stack]:
+def database(pg_server_url: str) -> Iterator[str]:
+    """A database of its own: no job or upstream other modules left (the sweep takes due jobs
+    in bounded batches, and the stack decrypts only its own upstreams' secrets)."""
+    with own_database(pg_server_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def stack(database: str, redis_url: str, sim: SimulatorHandle) -> Iterator[Stack]:
     env = {"LONGHAUL_ADMIN_API_KEY": ADMIN, "LONGHAUL_SECRET_KEYS": Fernet.generate_key().decode()}
-    try:
-        with running_stack(database_url, redis_url, sim.url, extra_env=env) as st:
-            yield st
-    finally:  # the database outlives this module: leave no secret under this module's key
-        from sqlalchemy import update
-
-        from longhaul.core.db import session_scope
-        from longhaul.core.models import Upstream
-
-        with session_scope(database_url) as session:
-            session.execute(
-                update(Upstream)
-                .where(Upstream.name.like("e2e-obj-%"))
-                .values(api_key_secret=None, headers_secret=None)
-            )
+    with running_stack(database, redis_url, sim.url, extra_env=env) as st:
+        yield st
 
 
 def _tenant_on(stack: Stack, database_url: str, upstream: dict[str, Any]) -> str:
@@ -84,16 +80,16 @@ def _finished(client: openai.OpenAI, stack: Stack, job_id: str) -> Any:
 
 @pytest.mark.parametrize("style", ["bearer", "azure"])
 def test_files_store_container_and_conversation_jobs(
-    style: str, stack: Stack, sim: SimulatorHandle, database_url: str
+    style: str, stack: Stack, sim: SimulatorHandle, database: str
 ) -> None:
-    name = f"e2e-obj-{style}-{uuid.uuid4().hex[:6]}"
+    name = f"{style}-{uuid.uuid4().hex[:6]}"
     secret = f"key-{name}"
     if style == "bearer":
         upstream = {"name": name, "base_url": sim.url, "api_key": secret}
     else:
         base = f"{sim.root_url}/openai?api-version={VERSION}"
         upstream = {"name": name, "kind": "azure", "base_url": base, "api_key": secret}
-    key = _tenant_on(stack, database_url, upstream)
+    key = _tenant_on(stack, database, upstream)
     client = openai.OpenAI(base_url=f"{stack.api_url}/v1", api_key=key, max_retries=0)
 
     doc = client.files.create(file=("lighthouse.txt", DOC), purpose="assistants")
