@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, Phase
 from longhaul.core.auth import create_api_key
 from longhaul.core.config import get_settings
 from longhaul.core.db import session_scope
+from longhaul.simulator import start_simulator
 from tests.support.infra import own_database
 
 schemathesis = pytest.importorskip("schemathesis")
@@ -36,11 +37,16 @@ CHECKS = {
 @pytest.fixture
 def app(pg_server_url: str, redis_url: str) -> Iterator[tuple[Any, str]]:
     """The API on a database of its own: the jobs it creates are due, and no other module's
-    sweep should meet them."""
+    sweep should meet them. The simulator is the upstream the object proxies reach."""
     from longhaul.api.app import create_app
 
-    with own_database(pg_server_url) as url, pytest.MonkeyPatch.context() as mp:
+    with (
+        own_database(pg_server_url) as url,
+        pytest.MonkeyPatch.context() as mp,
+        start_simulator() as sim,
+    ):
         mp.setenv("LONGHAUL_SYNC_WAIT_SECONDS", "0.05")  # plain creates: no worker answers here
+        mp.setenv("LONGHAUL_OPENAI_BASE_URL", sim.url)
         get_settings.cache_clear()
         with session_scope(url) as session:
             key = create_api_key(session, tenant_name=f"fuzz-{uuid.uuid4().hex[:8]}")
