@@ -40,6 +40,7 @@ def create_celery() -> Celery:
         # say send_events=False).
         worker_send_task_events=True,
         broker_connection_retry_on_startup=True,
+        worker_consumer="longhaul.worker.consumer:Consumer",  # reconnects within ~1 s
         task_time_limit=600,
         task_soft_time_limit=540,
         task_queues=[Queue(q) for q in messages.QUEUES],
