@@ -112,9 +112,12 @@ def _day(value: str | None, param: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"'{param}' must be a date (YYYY-MM-DD).", param=param) from None
+    if day >= date.max:  # the day after must still be a date
+        raise InvalidInput(f"'{param}' is too far in the future.", param=param)
+    return day
 
 
 def _filters(request: Request) -> tuple[browse.JobFilter, list[tuple[str, str]]]:
@@ -138,7 +141,7 @@ def _filters(request: Request) -> tuple[browse.JobFilter, list[tuple[str, str]]]
 
 def _int(value: str | None, default: int) -> int:
     try:
-        return max(1, int(value)) if value else default
+        return min(max(1, int(value)), 1_000_000) if value else default  # a bounded page number
     except ValueError:
         return default
 

@@ -292,3 +292,36 @@ def test_no_malformed_request_gets_a_5xx(
         print(f"\nmalformed requests: {len(cases)} cases, statuses {sorted(by_status.items())}")
     assert len(cases) >= 300
     assert not failures, f"{len(failures)} of {len(cases)} failed:\n" + "\n".join(failures[:80])
+
+
+def test_viewer_pages_get_no_5xx(api: TestClient) -> None:
+    """The viewer (``/ui``) signed in, with the same odd query and path values."""
+    from longhaul.api.ui.web import LOGIN_COOKIE
+
+    with session_scope(get_settings().database_url) as session:
+        key = create_api_key(session, tenant_name=f"viewer-{uuid.uuid4().hex[:8]}")
+    api.get("/ui/login")
+    signed = api.post(
+        "/ui/login",
+        data={"key": key, "csrf": api.cookies.get(LOGIN_COOKIE)},
+        follow_redirects=False,
+    )
+    assert signed.status_code in (302, 303), signed.text
+    urls = [
+        f"{page}?{name}={bad}"
+        for page in ("/ui/jobs", "/ui/jobs.json", "/ui/usage", "/ui/usage.csv")
+        for name in ("status", "model", "from", "to", "start", "end", "page", "sort", "dir", "q")
+        for bad in [*BAD_QUERY, "99999999999999999999"]
+    ]
+    urls += [
+        f"/ui/jobs/{bad}{tail}"
+        for bad in BAD_PATH
+        for tail in ("", "/raw.json", "/live.json", "/files/a%00", "/files/x/preview")
+    ]
+    failures = []
+    for url in urls:
+        reply = api.get(url)
+        if reply.status_code >= 500:
+            failures.append(f"{url[:80]} -> {reply.status_code}")
+    assert len(urls) >= 500
+    assert not failures, "\n".join(failures[:40])
