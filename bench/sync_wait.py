@@ -203,6 +203,7 @@ def main() -> None:
             LONGHAUL_REDIS_URL=redis_url,
             LONGHAUL_OPENAI_BASE_URL="http://127.0.0.1:9/v1",  # never called: no worker runs
             LONGHAUL_SYNC_WAIT_SECONDS="3600",
+            LONGHAUL_RATE_LIMIT_PER_SECOND="0",  # one key sends every request
             PYTHONUNBUFFERED="1",
         )
         ports = {"bare": infra.free_port(), "longhaul": infra.free_port()}
