@@ -24,6 +24,7 @@ from longhaul.core import messages
 from longhaul.core.artifacts.service import ArchiveResult, archive_job_artifacts
 from longhaul.core.artifacts.sources import code_interpreter_containers, find_sources
 from longhaul.core.config import Settings
+from longhaul.core.costs.holds import release_holds
 from longhaul.core.costs.ledger import write_ledger
 from longhaul.core.jobs import extract
 from longhaul.core.jobs.common import release
@@ -122,7 +123,9 @@ class Finalize:
             return None
         _record_tool_calls(session, job.id, response)
         if response:
-            write_ledger(session, done, response)
+            write_ledger(session, done, response)  # releases its budget hold too
+        else:  # ended without an upstream response (cancelled while queued, refused)
+            release_holds(session, [job.id])
         record_final_event(session, done)
         # The webhook goes out now rather than at the next delivery tick (the tick is the net).
         deliveries = pending_delivery_ids(session, job.id)
@@ -156,7 +159,8 @@ def finalize_jobs(
         session, job_ids, [Status.FINALIZING], lease_seconds=settings.lease_seconds, token=token
     )
     results: dict[str, str | None] = {}
-    for job in jobs:
+    # One tenant's rows (month spend, hold totals) locked in the same order by every batch.
+    for job in sorted(jobs, key=lambda j: (j.tenant_id, j.id)):
         response = job.response_body or {}
         if has_files(response):
             release(session, job.id, owner, next_poll_at=utcnow() + timedelta(seconds=30))

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from longhaul.core import messages
+from longhaul.core.costs.holds import release_ended
 from longhaul.core.jobs.lifecycle import ACTIVE, QUEUE_FOR_STEP, STEP_FOR_STATUS, Status, Step
 from longhaul.core.jobs.state import transition
 from longhaul.core.models import Job, utcnow
@@ -150,7 +151,8 @@ def _reserve(
 def reconcile(session: Session, *, lease_seconds: int, now: datetime | None = None) -> int:
     """Repair what the sweep cannot see. A job stuck in ``submitting`` past its lease died during
     the create call: the upstream may or may not have the response, so it goes back to ``queued``
-    flagged ``possibly_duplicated``. An active job without a ``next_poll_at`` gets one."""
+    flagged ``possibly_duplicated``. An active job without a ``next_poll_at`` gets one. A budget
+hold still open for a job that ended is released."""
     now = now or utcnow()
     stuck = (
         session.execute(
@@ -184,5 +186,6 @@ def reconcile(session: Session, *, lease_seconds: int, now: datetime | None = No
         .values(next_poll_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
+    released = release_ended(session)
     session.flush()
-    return len(stuck) + (orphans or 0)
+    return len(stuck) + (orphans or 0) + released

@@ -110,3 +110,18 @@ class BudgetHold(Base):
     estimate: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     released_at: Mapped[datetime | None]  # when the job ended (its ledger, or seen ended)
+
+
+class TenantHoldTotal(Base):
+    """Running totals of a tenant's holds: ``admitted`` (every hold ever made) and ``released``
+    (every hold ever released); the open holds are their difference. Two rows, so admissions
+    (which lock ``admitted``) and finalizers (which lock ``released``) never wait on each other;
+    both are moved in the transactions that make or release a hold."""
+
+    __tablename__ = "tenant_hold_totals"
+
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    side: Mapped[str] = mapped_column(String(10), primary_key=True)  # admitted | released
+    amount: Mapped[Decimal] = mapped_column(Numeric(20, 9), default=0)

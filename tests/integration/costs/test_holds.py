@@ -15,9 +15,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from longhaul.core.auth import create_api_key
+from longhaul.core.config import get_settings
 from longhaul.core.costs.budgets import set_budget
 from longhaul.core.costs.holds import open_holds
 from longhaul.core.costs.ledger import write_ledger
+from longhaul.core.jobs.finalize import finalize_jobs
+from longhaul.core.jobs.sweep import reconcile
 from longhaul.core.models import Job, Tenant
 from longhaul.core.models.costs import BudgetHold
 from longhaul.core.pricing.estimate import input_bound
@@ -102,11 +105,15 @@ def test_hold_released_by_the_ledger_and_by_an_ended_job(
     )
     session.commit()
     assert session.get_one(BudgetHold, first).released_at is not None
-    # cancelled while queued: no ledger, the next check sees it ended and releases it
-    session.execute(update(Job).where(Job.id == second).values(status="cancelled"))
+    # cancelled while queued: no ledger; finalize ends it and releases its hold
+    session.execute(
+        update(Job)
+        .where(Job.id == second)
+        .values(status="finalizing", cancel_requested_at=func.now(), next_poll_at=func.now())
+    )
     session.commit()
+    assert finalize_jobs(session, [second], settings=get_settings()) == {second: "cancelled"}
     assert open_holds(session, tenant.id) == 0
-    session.commit()
     assert session.get_one(BudgetHold, second).released_at is not None
     view = api.get(f"/v1/jobs/{first}", headers={"Authorization": f"Bearer {key}"}).json()
     assert view["budget_hold"]["status"] == "released"
@@ -133,11 +140,40 @@ def test_concurrent_submissions_never_over_admit(
     assert open_holds(session, tenant.id) == 5 * HOLD <= D("1")
 
 
+def test_the_totals_match_the_open_holds_and_reconcile_releases_a_missed_one(
+    api: TestClient, key: str, session: Session, tenant: Tenant
+) -> None:
+    """Admission reads two running totals, not the holds: they must always equal the sum of the
+    open holds. A job that ended without its release (a path that missed it) is released by the
+    sweep's reconcile, and its room comes back."""
+    ids = [_post(api, key).json()["id"] for _ in range(5)]
+    assert _post(api, key).status_code == 402  # 5 holds fill the $1 budget
+
+    def summed() -> D:
+        session.expire_all()
+        return D(
+            session.execute(
+                select(func.coalesce(func.sum(BudgetHold.amount), 0)).where(
+                    BudgetHold.tenant_id == tenant.id, BudgetHold.released_at.is_(None)
+                )
+            ).scalar_one()
+        )
+
+    assert open_holds(session, tenant.id) == summed() == 5 * HOLD
+    session.execute(update(Job).where(Job.id == ids[0]).values(status="failed"))
+    session.commit()
+    assert open_holds(session, tenant.id) == 5 * HOLD  # not released yet: still no room
+    assert _post(api, key).status_code == 402
+    assert reconcile(session, lease_seconds=60) >= 1
+    session.commit()
+    assert open_holds(session, tenant.id) == summed() == 4 * HOLD
+    assert _post(api, key).status_code == 200
+    assert open_holds(session, tenant.id) == summed() == 5 * HOLD
+
+
 def test_spent_only_mode_and_no_budget(
     api: TestClient, key: str, session: Session, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from longhaul.core.config import get_settings
-
     monkeypatch.setenv("LONGHAUL_BUDGET_MODE", "spent-only")
     get_settings.cache_clear()
     try:
