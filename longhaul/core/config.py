@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     )
     submit_queue_batches: int = Field(4, description="Most submit tasks waiting in their queue.")
     finalize_batch_size: int = Field(
-        50, description="Due finalizing jobs one finalize task ends in one transaction."
+        20, description="Finalizing jobs one finalize task ends in one transaction."
     )
     finalize_queue_batches: int = Field(
         4, description="Most finalize batch tasks the sweep keeps waiting in their queue."

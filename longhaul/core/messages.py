@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
-from longhaul.core.config import Settings
+from longhaul.core.config import Settings, get_settings
 from longhaul.core.jobs.lifecycle import QUEUE_FOR_STEP, Step
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,6 @@ SENT_HEADER = "longhaul_sent"
 POLL_BATCH = "longhaul.jobs.poll_batch"
 SUBMIT_BATCH = "longhaul.jobs.submit_batch"
 FINALIZE_BATCH = "longhaul.jobs.finalize_batch"
-# Hand-overs to finalize made in one transaction leave as batches of at most this many jobs.
-FINALIZE_HANDOVER_BATCH = 100
 DELIVER = "longhaul.webhooks.deliver"
 DELIVER_DUE = "longhaul.webhooks.deliver_due"
 _PENDING = "longhaul.after_commit"
@@ -77,9 +75,11 @@ def finalize_handover(job_id: str) -> Message:
     return batch(Step.FINALIZE, [job_id], None)
 
 
-def coalesce(messages: Sequence[Message]) -> list[Message]:
-    """Merge the finalize hand-overs among ``messages`` into batch messages (a poll batch that
-    saw 40 jobs end sends one finalize message, not 40); the others stay as they are."""
+def coalesce(messages: Sequence[Message], size: int | None = None) -> list[Message]:
+    """Merge the finalize hand-overs among ``messages`` into batch messages of at most ``size``
+    jobs (``LONGHAUL_FINALIZE_BATCH_SIZE``: a poll batch that saw 40 jobs end sends 2 finalize
+    messages, not 40); the others stay as they are."""
+    size = size or get_settings().finalize_batch_size
     handed: list[str] = []
     out: list[Message] = []
     for message in messages:
@@ -87,8 +87,8 @@ def coalesce(messages: Sequence[Message]) -> list[Message]:
             handed += message.args[0]
         else:
             out.append(message)
-    for i in range(0, len(handed), FINALIZE_HANDOVER_BATCH):
-        out.append(batch(Step.FINALIZE, handed[i : i + FINALIZE_HANDOVER_BATCH], None))
+    for i in range(0, len(handed), size):
+        out.append(batch(Step.FINALIZE, handed[i : i + size], None))
     return out
 
 

@@ -90,7 +90,9 @@ def test_hand_overs_of_one_commit_leave_as_finalize_batches(
     db: Session, sent: list[messages.Message]
 ) -> None:
     db.execute(text("SELECT 1"))
-    ids = [f"job_{i}" for i in range(messages.FINALIZE_HANDOVER_BATCH + 5)]
+    from longhaul.core.config import get_settings
+
+    ids = [f"job_{i}" for i in range(get_settings().finalize_batch_size + 5)]
     messages.send_after_commit(db, *map(messages.finalize_handover, ids))
     messages.send_after_commit(db, messages.deliver("whd_9"), messages.step("finalize", "job_f"))
     db.commit()
