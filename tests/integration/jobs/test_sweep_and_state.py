@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +15,15 @@ from longhaul.core.jobs.state import claim, transition
 from longhaul.core.jobs.sweep import claim_due, reconcile
 from longhaul.core.models import Job, utcnow
 from tests.support.factories import add_job
+from tests.support.infra import own_database
+
+
+@pytest.fixture(scope="module")
+def database_url(pg_server_url: str) -> Iterator[str]:
+    """This module's own database: the sweep takes due jobs in bounded batches, status by
+    status, and jobs other modules left due would fill them first."""
+    with own_database(pg_server_url) as url:
+        yield url
 
 
 def make_job(session: Session, tenant: Any, status: str = "in_progress", **kw: Any) -> Job:
