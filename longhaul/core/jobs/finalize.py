@@ -3,9 +3,10 @@ state and the outbox event. Safe to run twice: the CAS on ``finalizing`` admits 
 side effect has a unique key.
 
 Jobs arrive in batches (a poll batch's finished jobs, a sweep's due ones): ``finalize_jobs``
-claims a batch in one statement and ends the jobs without files in one transaction, one savepoint
-each, so the per-job cost is the writes themselves. A job with files to archive makes network
-calls that may last minutes: it goes back to the queue as a message of its own."""
+claims a batch in one statement and ends its jobs without files one after the other in one task,
+so a job costs its own writes and commit, not a task and a claim of its own. A job with files to
+archive makes network calls that may last minutes: it goes back to the queue as a message of
+its own."""
 
 from __future__ import annotations
 
@@ -151,31 +152,34 @@ def finalize_job(
 def finalize_jobs(
     session: Session, job_ids: list[str], *, settings: Settings, token: str | None = None
 ) -> dict[str, str | None]:
-    """End a batch of ``finalizing`` jobs: one claim, then each job without files recorded in
-    its own savepoint of one transaction (a job whose record raises is released to come back
-    later; the others commit). Jobs with files are released at once and sent on as single
-    ``finalize`` messages. Returns each claimed job's final status (None: not ended now)."""
+    """End a batch of ``finalizing`` jobs: one claim (committed), then each job without files
+    recorded and committed on its own, so a tenant's rows (month spend, hold totals) are locked
+    for one job's writes, never a batch's; a job whose record raises is released to come back
+    later. Jobs with files are released at once and sent on as single ``finalize`` messages.
+    Returns each claimed job's final status (None: not ended now)."""
     owner, jobs = claim_many(
         session, job_ids, [Status.FINALIZING], lease_seconds=settings.lease_seconds, token=token
     )
+    session.commit()
     results: dict[str, str | None] = {}
-    # One tenant's rows (month spend, hold totals) locked in the same order by every batch.
-    for job in sorted(jobs, key=lambda j: (j.tenant_id, j.id)):
+    for job in jobs:
         response = job.response_body or {}
         if has_files(response):
             release(session, job.id, owner, next_poll_at=utcnow() + timedelta(seconds=30))
             messages.send_after_commit(session, messages.step(Step.FINALIZE, job.id))
+            session.commit()
             results[job.id] = None
             continue
         step = Finalize(job.id, client=_NO_CALLS, settings=settings, token=None)
         try:
-            with session.begin_nested():
-                results[job.id] = step.record(session, Claimed(job, owner, response), None)
-        except Exception:  # this job only: its savepoint is gone, the batch goes on
+            results[job.id] = step.record(session, Claimed(job, owner, response), None)
+            session.commit()
+        except Exception:  # this job only: the batch goes on
+            session.rollback()
             log.exception("job %s: finalize failed; it comes back in a minute", job.id)
             release(session, job.id, owner, next_poll_at=utcnow() + timedelta(seconds=60))
+            session.commit()
             results[job.id] = None
-    session.commit()
     return results
 
 

@@ -1,5 +1,6 @@
-"""Finalize in batches: one claim, the jobs without files ended in one transaction (one savepoint
-each, so one failing job does not take the others down), a job with files sent on alone."""
+"""Finalize in batches: one claim, the jobs without files ended one after the other (each in its
+own transaction, so one failing job does not take the others down), a job with files sent on
+alone."""
 
 from __future__ import annotations
 
@@ -100,7 +101,7 @@ def test_a_batch_ends_its_plain_jobs_together_and_sends_a_job_with_files_alone(
     for job in plain:  # ended: final state, ledger, one event, its webhook on its way
         assert session.get_one(Job, job.id).status == "completed"
         assert count(session, LedgerLine, job) > 0 and count(session, WebhookEvent, job) == 1
-    # The failing job's savepoint rolled back: nothing of it written, and it comes back later.
+    # The failing job's transaction rolled back: nothing of it written; it comes back later.
     again = session.get_one(Job, broken.id)
     assert again.status == "finalizing" and again.lease_owner is None
     assert again.next_poll_at is not None and again.next_poll_at > utcnow()
@@ -110,7 +111,7 @@ def test_a_batch_ends_its_plain_jobs_together_and_sends_a_job_with_files_alone(
     assert alone.status == "finalizing" and alone.lease_owner is None
     assert messages.step("finalize", filed.id) in sent
     delivered = [m for m in sent if m.task == messages.DELIVER]
-    assert len(delivered) == 3  # one per ended job's webhook, after the one commit
+    assert len(delivered) == 3  # one per ended job's webhook, each after its job's commit
 
 
 def test_a_sweep_batch_claims_only_the_jobs_reserved_under_its_token(
