@@ -23,8 +23,17 @@ from longhaul.core.models.webhooks import WebhookEvent
 from longhaul.simulator import start_simulator
 from tests.integration.artifacts.conftest import run_response
 from tests.support.factories import add_job
+from tests.support.infra import own_database
 
 CI = {"type": "code_interpreter", "container": {"type": "auto"}}
+
+
+@pytest.fixture(scope="module")
+def database_url(pg_server_url: str) -> Iterator[str]:
+    """This module's own database: its webhook deliveries (to an address that never answers)
+    must not stay pending where other modules count pending deliveries."""
+    with own_database(pg_server_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
