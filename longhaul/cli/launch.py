@@ -216,7 +216,8 @@ def _start(
         sup, "flower", lambda p: ["flower", "--port", str(p)], flower_port, "/healthcheck"
     )
     worker = sup.spawn("worker", worker_args("jobs"), stop_timeout=30)
-    # Webhook attempts wait on receivers: a pool of their own, threads (they only wait on I/O).
+    # Webhook attempts wait on receivers: a pool of their own, threads (they only wait on I/O);
+    # the beat's ticks run there too, never behind a job step.
     webhook_worker = sup.spawn("worker-webhooks", worker_args("webhooks"), stop_timeout=30)
     beat = sup.spawn("beat", ["beat"])
     relay = sup.spawn("relay", ["relay"], stop_timeout=15)
@@ -336,7 +337,7 @@ def _port(name: str, preferred: int) -> int:
 
 def worker_args(kind: str) -> list[str]:
     """``longhaul worker`` arguments of the stack's two workers: ``jobs`` (every queue but
-    webhooks, prefork) and ``webhooks`` (its own queue, threads)."""
+    webhooks, prefork) and ``webhooks`` (threads: webhook attempts and the beat's ticks)."""
     from longhaul.core import messages
     from longhaul.core.config import get_settings
 
@@ -346,7 +347,7 @@ def worker_args(kind: str) -> list[str]:
     port = settings.worker_metrics_port
     metrics_port = procs.free_port(port + 1) if port else 0
     return [
-        "worker", "--queues", messages.WEBHOOKS_QUEUE, "--pool", "threads",
+        "worker", "--queues", ",".join(messages.LIGHT_QUEUES), "--pool", "threads",
         "--concurrency", str(settings.webhook_worker_concurrency),
         "--hostname", "webhooks@%h", "--metrics-port", str(metrics_port),
     ]  # fmt: skip

@@ -149,6 +149,10 @@ STEP_QUEUES = tuple(dict.fromkeys(QUEUE_FOR_STEP.values()))
 WEBHOOKS_QUEUE = "webhooks"
 QUEUES = (*STEP_QUEUES, "maintenance", WEBHOOKS_QUEUE)
 JOB_QUEUES = tuple(q for q in QUEUES if q != WEBHOOKS_QUEUE)  # what the jobs worker serves
+# What the threads worker serves: webhook attempts, and the beat's ticks (the sweep above all),
+# which must never wait behind job steps for a prefork slot: a sweep that waits makes every
+# due poll late. The jobs worker serves ``maintenance`` too, should the other be down.
+LIGHT_QUEUES = (WEBHOOKS_QUEUE, "maintenance")
 ROUTES: dict[str, dict[str, str]] = {
     **{step_task(s): {"queue": q} for s, q in QUEUE_FOR_STEP.items()},
     POLL_BATCH: {"queue": QUEUE_FOR_STEP[Step.POLL]},

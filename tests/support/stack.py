@@ -105,7 +105,7 @@ class Stack:
         self.start_worker(
             "worker-webhooks",
             concurrency=8,
-            queues=messages.WEBHOOKS_QUEUE,
+            queues=",".join(messages.LIGHT_QUEUES),
             pool="threads",
             metrics_port=0,  # the jobs worker has the configured port
         )
