@@ -1,16 +1,16 @@
 """tenant_hold_totals: running totals of admitted and released budget holds per tenant, so an
 admission reads and moves one row instead of summing the tenant's open holds
 
-Revision ID: 0016_hold_totals
-Revises: 0015_webhook_destinations
+Revision ID: 0017_hold_totals
+Revises: 0016_tenant_stream_all
 Create Date: 2026-11-29 16:40:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_hold_totals"
-down_revision = "0015_webhook_destinations"
+revision = "0017_hold_totals"
+down_revision = "0016_tenant_stream_all"
 branch_labels = None
 depends_on = None
 
