@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 STATUS = {
     RateLimited: 429,
+    errors.TooManyActiveJobs: 429,
     errors.InvalidInput: 400,
     errors.Unauthorized: 401,
     errors.NotFound: 404,

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     api_queue_limit: int = Field(
         1000, description="Requests waiting for an API thread before new ones get a 503."
     )
+    max_active_jobs: int = Field(
+        0,
+        ge=0,
+        description="Most active (not yet finished) jobs per tenant; a create past it gets "
+        "429 too_many_active_jobs. 0 = off.",
+    )
     rate_limit_per_second: int = Field(
         100,
         ge=0,

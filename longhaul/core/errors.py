@@ -36,6 +36,17 @@ class BudgetExceeded(LonghaulError):
     code = "budget_exceeded"
 
 
+class TooManyActiveJobs(LonghaulError):
+    """The tenant has as many active jobs as it may (``LONGHAUL_MAX_ACTIVE_JOBS``): a 429."""
+
+    code = "too_many_active_jobs"
+    retry_after = 10
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        super().__init__(message)
+        self.headers = {"x-ratelimit-limit-jobs": str(limit), "x-ratelimit-remaining-jobs": "0"}
+
+
 class Transient(LonghaulError):
     """Retry later; ``retry_after`` seconds when the upstream said so."""
 

@@ -9,14 +9,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from longhaul.core.config import Settings
-from longhaul.core.errors import Conflict, InvalidInput
+from longhaul.core.errors import Conflict, InvalidInput, TooManyActiveJobs
 from longhaul.core.ids import is_job_id, new_job_id
-from longhaul.core.jobs.lifecycle import Status
+from longhaul.core.jobs.lifecycle import ACTIVE, Status
 from longhaul.core.jobs.state import history_entry
 from longhaul.core.models import Job, Tenant, utcnow
 from longhaul.core.upstreams import ownership
@@ -156,6 +156,25 @@ def _map_predecessor(session: Session, tenant: Tenant, value: str, param: str) -
     return pred.id, pred.upstream_response_id
 
 
+def _check_active(session: Session, tenant: Tenant, limit: int) -> None:
+    """Refuse a new job while the tenant has ``limit`` active ones. Counts at most ``limit`` rows
+    (a partial index holds only active jobs); concurrent creates may pass it by a few."""
+    active = session.execute(
+        select(func.count()).select_from(
+            select(Job.id)
+            .where(Job.tenant_id == tenant.id, Job.status.in_(ACTIVE), Job.deleted_at.is_(None))
+            .limit(limit)
+            .subquery()
+        )
+    ).scalar_one()
+    if active >= limit:
+        raise TooManyActiveJobs(
+            f"This tenant has {limit} active jobs, the most it may have "
+            "(LONGHAUL_MAX_ACTIVE_JOBS); retry when some have finished.",
+            limit=limit,
+        )
+
+
 def accept(
     session: Session,
     tenant: Tenant,
@@ -181,6 +200,8 @@ def accept(
         existing = _by_key(session, tenant, idempotency_key)
         if existing is not None:
             return _replay(existing, digest)
+    if settings.max_active_jobs:
+        _check_active(session, tenant, settings.max_active_jobs)
 
     upstream_body = {k: v for k, v in body.items() if k not in EXTENSION_FIELDS}
     # ``stream: true`` stays in the stored body (the relay's cue; a worker's create drops it).

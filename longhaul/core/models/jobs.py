@@ -38,6 +38,15 @@ class Job(Timestamped, Base):
             postgresql_where=text("next_poll_at IS NOT NULL"),
         ),
         Index("ix_jobs_tenant_created", "tenant_id", "created_at"),
+        # A tenant's active jobs, counted against LONGHAUL_MAX_ACTIVE_JOBS (core/jobs/intake.py).
+        Index(
+            "ix_jobs_tenant_active",
+            "tenant_id",
+            postgresql_where=text(
+                "status NOT IN ('completed', 'failed', 'cancelled', 'incomplete')"
+                " AND deleted_at IS NULL"
+            ),
+        ),
         # metadata filters are containment queries (``metadata @> '{"k": "v"}'``)
         Index(
             "ix_jobs_metadata",

@@ -30,7 +30,12 @@ def make_api(database_url: str, redis_url: str) -> Iterator[Make]:
     with pytest.MonkeyPatch.context() as mp:
 
         def make(**limits: int) -> TestClient:
-            for name in ("RATE_LIMIT_PER_SECOND", "AUTH_FAILURES_PER_MINUTE", "REDELIVER_PER_HOUR"):
+            for name in (
+                "RATE_LIMIT_PER_SECOND",
+                "AUTH_FAILURES_PER_MINUTE",
+                "REDELIVER_PER_HOUR",
+                "MAX_ACTIVE_JOBS",
+            ):
                 mp.setenv(f"LONGHAUL_{name}", str(limits.get(name.lower(), 0)))
             get_settings.cache_clear()
             client = TestClient(create_app(), raise_server_exceptions=False)
@@ -112,3 +117,40 @@ def test_redeliveries_are_limited_per_job(make_api: Make, session: Session) -> N
     error = _assert_429(api.post(path.format(first.id), headers=_auth(key)))
     assert "redeliveries" in error["message"]
     assert api.post(path.format(second.id), headers=_auth(key)).status_code == 409  # own count
+
+
+def test_active_jobs_per_tenant_are_limited(make_api: Make, session: Session) -> None:
+    """Past LONGHAUL_MAX_ACTIVE_JOBS active jobs a create is a 429 (nothing stored); a replay of
+    an accepted create still answers; once a job ends, there is room again; other tenants are
+    not counted."""
+    from sqlalchemy import func, select, update
+
+    from longhaul.core.models import Job
+
+    api = make_api(max_active_jobs=2)
+    busy = create_api_key(session, tenant_name=f"busy-{uuid.uuid4().hex[:6]}")
+    calm = create_api_key(session, tenant_name=f"calm-{uuid.uuid4().hex[:6]}")
+    session.commit()
+    body = {"model": "gpt-5.5", "input": "hi", "background": True}
+
+    def create(key: str, idem: str | None = None) -> Any:
+        headers = {**_auth(key), **({"Idempotency-Key": idem} if idem else {})}
+        return api.post("/v1/responses", json=body, headers=headers)
+
+    first, second = create(busy, "one"), create(busy)
+    assert (first.status_code, second.status_code) == (200, 200)
+    refused = create(busy)
+    assert refused.status_code == 429, refused.text
+    error = refused.json()["error"]
+    assert (error["type"], error["code"]) == ("requests", "too_many_active_jobs")
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["x-ratelimit-limit-jobs"] == "2"
+    tenant_id = tenant_for_key(session, busy).id  # type: ignore[union-attr]
+    count = select(func.count()).select_from(Job).where(Job.tenant_id == tenant_id)
+    assert session.execute(count).scalar_one() == 2  # the refused create stored nothing
+    assert create(busy, "one").json()["id"] == first.json()["id"]  # a replay still answers
+    assert create(calm).status_code == 200  # another tenant has its own count
+    session.execute(update(Job).where(Job.id == first.json()["id"]).values(status="completed"))
+    session.commit()
+    assert create(busy).status_code == 200  # one ended: room for one more
+    assert create(busy).status_code == 429
