@@ -23,6 +23,8 @@ from longhaul.core.models import Job, ToolCall
 from longhaul.core.models.costs import LedgerLine
 from longhaul.core.pricing import price_response
 from longhaul.core.pricing.attribution import Attribution, attribute, call_times
+from longhaul.core.pricing.engine import PricedResponse
+from longhaul.core.pricing.lines import PricedLine
 
 CURRENCY = "USD"
 # Lines of an orphaned upstream response (a duplicate create, core/jobs/orphans.py): on the job's
@@ -39,55 +41,79 @@ def write_ledger(session: Session, job: Job, response: dict[str, Any]) -> None:
     )
     if session.execute(own.limit(1)).first():
         return
-    priced = price_response(
+    priced = price_for_job(job, response)
+    split = attribute(priced.lines, response.get("output") or [])
+    rows = [
+        line_row(
+            job,
+            priced,
+            line,
+            details={
+                **line.details,
+                **({"notes": priced.notes} if priced.notes else {}),
+                **({"unattributed": True} if line.item in split.unattributed else {}),
+            },
+        )
+        for line in priced.lines
+    ]
+    if insert_lines(session, rows):
+        check_budget_alerts(session, job)  # reads the rollup just moved (its row is locked)
+    release_holds(session, [job.id])  # the spend takes the hold's place, in this transaction
+    _record_call_costs(session, job.id, response.get("output") or [], split)
+    session.flush()
+
+
+def price_for_job(job: Job, response: dict[str, Any]) -> PricedResponse:
+    """``response`` priced as ``job`` asked for it (its request, time and completion window)."""
+    return price_response(
         response,
         request=job.request_body or {},
         requested_at=job.created_at,
         completion_window=job.completion_window,
     )
-    split = attribute(priced.lines, response.get("output") or [])
-    rows = [
-        {
-            "job_id": job.id,
-            "tenant_id": job.tenant_id,
-            "item": line.item,
-            "kind": line.kind,
-            "tool": line.tool,
-            "model": priced.model,
-            "service_tier": priced.service_tier,
-            "completion_window": priced.completion_window,
-            "upstream_id": job.upstream_id,
-            "quantity": line.quantity,
-            "unit": line.unit,
-            "unit_price": line.unit_price,
-            "per": line.per,
-            "amount": line.amount,
-            "currency": CURRENCY,
-            "status": "priced" if line.priced else "unpriced",
-            "unpriced_reason": line.unpriced_reason,
-            "price_source": line.price_source,
-            "effective_from": line.effective_from,
-            "priced_at": job.created_at,
-            "details": {
-                **line.details,
-                **({"notes": priced.notes} if priced.notes else {}),
-                **({"unattributed": True} if line.item in split.unattributed else {}),
-            },
-        }
-        for line in priced.lines
-    ]
-    if rows:
-        stmt = insert(LedgerLine).values(rows)
-        stmt = stmt.on_conflict_do_nothing(index_elements=["job_id", "item"])
-        # The month-spend rollup moves in this transaction, by exactly the lines inserted.
-        inserted = session.execute(
-            stmt.returning(LedgerLine.tenant_id, LedgerLine.created_at, LedgerLine.amount)
-        )
-        add_spend(session, inserted.all())
-        check_budget_alerts(session, job)  # reads the rollup just moved (its row is locked)
-    release_holds(session, [job.id])  # the spend takes the hold's place, in this transaction
-    _record_call_costs(session, job.id, response.get("output") or [], split)
-    session.flush()
+
+
+def line_row(job: Job, priced: PricedResponse, line: PricedLine, **values: Any) -> dict[str, Any]:
+    """The ``ledger_lines`` row of one priced line of ``job``; ``values`` override columns."""
+    return {
+        "job_id": job.id,
+        "tenant_id": job.tenant_id,
+        "item": line.item,
+        "kind": line.kind,
+        "tool": line.tool,
+        "model": priced.model,
+        "service_tier": priced.service_tier,
+        "completion_window": priced.completion_window,
+        "upstream_id": job.upstream_id,
+        "quantity": line.quantity,
+        "unit": line.unit,
+        "unit_price": line.unit_price,
+        "per": line.per,
+        "amount": line.amount,
+        "currency": CURRENCY,
+        "status": "priced" if line.priced else "unpriced",
+        "unpriced_reason": line.unpriced_reason,
+        "price_source": line.price_source,
+        "effective_from": line.effective_from,
+        "priced_at": job.created_at,
+        "details": line.details,
+        **values,
+    }
+
+
+def insert_lines(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert ledger rows once (``ON CONFLICT (job_id, item) DO NOTHING``) and move the month-spend
+    rollup by exactly the lines inserted, in this transaction. Returns how many were inserted."""
+    if not rows:
+        return 0
+    inserted = session.execute(
+        insert(LedgerLine)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["job_id", "item"])
+        .returning(LedgerLine.tenant_id, LedgerLine.created_at, LedgerLine.amount)
+    ).all()
+    add_spend(session, inserted)
+    return len(inserted)
 
 
 def _record_call_costs(

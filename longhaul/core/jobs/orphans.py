@@ -18,22 +18,17 @@ again on a later tick; one that names no job of ours is marked and left alone.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from longhaul.core import failures, upstream
 from longhaul.core.config import Settings
-from longhaul.core.costs.budgets import add_spend
-from longhaul.core.costs.ledger import CURRENCY, DUPLICATE_KIND
+from longhaul.core.costs.ledger import DUPLICATE_KIND, insert_lines, line_row, price_for_job
 from longhaul.core.jobs.lifecycle import TERMINAL
 from longhaul.core.models import Job, utcnow
-from longhaul.core.models.costs import LedgerLine
 from longhaul.core.models.webhooks import InboundWebhook
-from longhaul.core.pricing import price_response
 from longhaul.core.upstreams.clients import client_for_job, get_client
 
 log = logging.getLogger(__name__)
@@ -113,57 +108,29 @@ def _settle_one(session_factory: Any, response_id: str, settings: Settings) -> i
 def record_duplicate(session: Session, job: Job, response_id: str, body: dict[str, Any]) -> int:
     """The duplicate's usage as ledger lines of ``job`` (once per response: a unique item) and
     the job flagged. Flush only; returns the lines inserted."""
-    priced = price_response(
-        body,
-        request=job.request_body or {},
-        requested_at=job.created_at,
-        completion_window=job.completion_window,
-    )
+    priced = price_for_job(job, body)
     now = utcnow()
     rows = [
-        {
-            "job_id": job.id,
-            "tenant_id": job.tenant_id,
-            "item": f"{DUPLICATE_PREFIX}{response_id}:{line.item}"[:200],
-            "kind": DUPLICATE_KIND,
-            "tool": line.tool,
-            "model": priced.model,
-            "service_tier": priced.service_tier,
-            "completion_window": priced.completion_window,
-            "upstream_id": job.upstream_id,
-            "quantity": line.quantity,
-            "unit": line.unit,
-            "unit_price": line.unit_price,
-            "per": line.per,
-            "amount": line.amount,
-            "currency": CURRENCY,
-            "status": "priced" if line.priced else "unpriced",
-            "unpriced_reason": line.unpriced_reason,
-            "price_source": line.price_source,
-            "effective_from": line.effective_from,
-            "priced_at": job.created_at,
-            "created_at": now,
-            "details": {
+        line_row(
+            job,
+            priced,
+            line,
+            item=f"{DUPLICATE_PREFIX}{response_id}:{line.item}"[:200],
+            kind=DUPLICATE_KIND,
+            created_at=now,
+            details={
                 **line.details,
                 "duplicate_of": response_id,
                 "kind": line.kind,
                 "upstream_status": body.get("status"),
             },
-        }
+        )
         for line in priced.lines
     ]
-    inserted: Sequence[Any] = ()
-    if rows:
-        inserted = session.execute(
-            insert(LedgerLine)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["job_id", "item"])
-            .returning(LedgerLine.tenant_id, LedgerLine.created_at, LedgerLine.amount)
-        ).all()
-        add_spend(session, inserted)
+    inserted = insert_lines(session, rows)
     session.execute(update(Job).where(Job.id == job.id).values(possibly_duplicated=True))
     session.flush()
-    return len(inserted)
+    return inserted
 
 
 def _mark(session: Session, response_id: str, outcome: str, job_id: str | None = None) -> None:
