@@ -53,7 +53,12 @@ class Finalize:
     files failed and the job comes back later."""
 
     def __init__(
-        self, job_id: str, *, client: openai.OpenAI, settings: Settings, token: str | None
+        self,
+        job_id: str,
+        *,
+        client: openai.OpenAI | None,  # None: a job without files makes no upstream call
+        settings: Settings,
+        token: str | None,
     ) -> None:
         self.job_id, self.client, self.settings, self.token = job_id, client, settings, token
         self.session: Session | None = None
@@ -78,7 +83,7 @@ class Finalize:
     def call(self, claimed: Claimed, checkpoint: Callable[[], None]) -> ArchiveResult | None:
         if not has_files(claimed.response):
             return None
-        assert self.session is not None
+        assert self.session is not None and self.client is not None
         with keep_lease(claimed.job.id, claimed.owner, self.settings.lease_seconds):
             return archive_job_artifacts(
                 self.session,
@@ -170,7 +175,7 @@ def finalize_jobs(
             session.commit()
             results[job.id] = None
             continue
-        step = Finalize(job.id, client=_NO_CALLS, settings=settings, token=None)
+        step = Finalize(job.id, client=None, settings=settings, token=None)
         try:
             results[job.id] = step.record(session, Claimed(job, owner, response), None)
             session.commit()
@@ -181,9 +186,6 @@ def finalize_jobs(
             session.commit()
             results[job.id] = None
     return results
-
-
-_NO_CALLS: Any = None  # a job without files makes no upstream call: no client needed
 
 
 def has_files(response: dict[str, Any]) -> bool:
