@@ -18,7 +18,6 @@ from longhaul.api.streaming import event_stream, stream_events, wants_event_stre
 from longhaul.api.waiting import waiters
 from longhaul.core import upstream
 from longhaul.core.config import get_settings
-from longhaul.core.costs.holds import hold_budget
 from longhaul.core.errors import Conflict, InvalidInput, NotFound
 from longhaul.core.jobs import intake, queries
 from longhaul.core.jobs.cancel import request_cancel
@@ -108,17 +107,13 @@ class Created:
 def _create(raw: bytes, tenant: Tenant, idempotency_key: str | None, link: str) -> Created:
     body = intake.parse_body(raw)
     streaming = body.get("stream") is True
-    # Without a budget the create writes one row with one INSERT, its own transaction: the
-    # reads before it (replay, predecessor) take no locks, so BEGIN/COMMIT would only add round
-    # trips. With a budget the job and its hold are written together, in one transaction, and
-    # a streamed job and its stream (event 0) likewise.
-    budgeted = tenant.monthly_budget_usd is not None
-    with sessions()() if budgeted or streaming else autocommit_session() as session:
+    # The create writes with one statement (the job; with a budget, the job and its hold), its
+    # own transaction: the reads before it (replay, predecessor) take no locks, so BEGIN/COMMIT
+    # would only add round trips. A streamed job and its stream (event 0) are written together.
+    with sessions()() if streaming else autocommit_session() as session:
         accepted = intake.accept(
             session, tenant, body, settings=get_settings(), idempotency_key=idempotency_key
         )
-        if accepted.created and budgeted:  # 402 (nothing stored) when its maximum cost won't fit
-            hold_budget(session, tenant, accepted.job)
         job = accepted.job
         mode = "stream" if streaming else intake.request_mode(job.request_body)
         if streaming and job.deleted_at is None:  # event 0 is there before the answer

@@ -13,10 +13,12 @@ that ended somehow kept (``release_ended``).
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, bindparam, select, text
+from sqlalchemy import Numeric, Select, Table, bindparam, column, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Session
 
@@ -31,12 +33,20 @@ from longhaul.core.models.costs import BudgetHold, TenantHoldTotal
 from longhaul.core.pricing.estimate import Estimate, estimate_max_cost
 
 
-def hold_budget(
+@dataclass(frozen=True)
+class Hold:
+    """What a new job must hold against its tenant's budget before it may be stored."""
+
+    amount: Decimal
+    estimate: Estimate
+
+
+def plan_hold(
     session: Session, tenant: Tenant, job: Job, settings: Settings | None = None
-) -> Decimal | None:
-    """Admit ``job`` (just inserted, flushed) against the budget or raise ``BudgetExceeded``;
-    returns the amount held. One statement checks and takes the hold (``_admit``); a refusal
-    reads the figures for its message."""
+) -> Hold | None:
+    """The hold ``job`` (built, not yet stored) needs, or None when nothing is held (no budget,
+    or ``spent-only``). Where no hold is possible (spent-only, an unpriced model) the spent-only
+    rule applies here: ``BudgetExceeded`` once this month's spend reached the budget."""
     settings = settings or get_settings()
     if tenant.monthly_budget_usd is None:
         return None
@@ -45,20 +55,127 @@ def hold_budget(
         return None
     estimate = _estimate(session, job, settings)
     amount = estimate.amount
-    if amount is None:  # an unpriced model: nothing to hold, today's spent-only rule applies
+    if amount is None:  # an unpriced model: nothing to hold, but the hold row shows why
         check_budget(session, tenant)
         amount = Decimal(0)
-    if _admit(session, tenant.id, job.id, amount, estimate.view()):
-        return amount
+    return Hold(amount, estimate)
+
+
+def insert_held(session: Session, tenant: Tenant, row: dict[str, Any], hold: Hold) -> bool:
+    """Store a new job (``row``: its column values) with its hold, in one statement that admits
+    it only if it fits (``_admitted_insert``): no transaction is needed around it. Raises
+    ``BudgetExceeded`` with the figures when it does not fit (nothing stored). Returns False
+    when a concurrent create with the same Idempotency-Key stored its job first: then nothing of
+    this one is kept and the caller replays the other."""
+    connection = session.connection()
+    statement = _admitted_insert(tuple(row))
+    params = {
+        **row,
+        "tenant": tenant.id,
+        "amount": hold.amount,
+        "estimate": hold.estimate.view(),
+        "month": month_start(),
+    }
+    result = connection.execute(statement, params).one()
+    if result.admitted is None:
+        # Refused, or the tenant's first hold: make sure its totals exist (a concurrent first
+        # admission may be creating them: this waits for it), then decide once more.
+        connection.execute(
+            insert(TenantHoldTotal)
+            .values([{"tenant_id": tenant.id, "side": side, "amount": 0} for side in SIDES])
+            .on_conflict_do_nothing()
+        )
+        result = connection.execute(statement, params).one()
+    if result.admitted is None:
+        raise _refusal(session, tenant.id, hold)
+    if result.job_id is None:  # the key's job exists: take back what was admitted for this one
+        if result.admitted:  # (nothing was, if the budget was removed meanwhile)
+            connection.execute(_UNADMIT, {"tenant": tenant.id, "amount": hold.amount})
+        return False
+    return True
+
+
+# Adds the hold to the tenant's ``admitted`` total only when spend + open holds + this hold fit
+# the budget. The UPDATE locks that row for the statement (or until the caller's transaction
+# ends), so concurrent admissions of one tenant take turns on it: PostgreSQL re-checks the
+# condition against the row a competitor committed. A budget removed since the caller read the
+# tenant admits the job and holds nothing (``held`` false).
+_ADMIT = text(
+    """
+    UPDATE tenant_hold_totals AS t
+    SET amount = t.amount + CASE WHEN b.budget IS NULL THEN 0 ELSE :amount END
+    FROM (SELECT monthly_budget_usd AS budget FROM tenants WHERE id = :tenant) AS b
+    WHERE t.tenant_id = :tenant AND t.side = 'admitted'
+      AND (b.budget IS NULL OR
+           t.amount + :amount
+           - coalesce((SELECT r.amount FROM tenant_hold_totals r
+                       WHERE r.tenant_id = :tenant AND r.side = 'released'), 0)
+           + coalesce((SELECT s.amount FROM tenant_month_spend s
+                       WHERE s.tenant_id = :tenant AND s.month = :month), 0)
+           <= b.budget)
+    RETURNING t.tenant_id, b.budget IS NOT NULL AS held
+    """
+).bindparams(bindparam("amount", type_=Numeric(20, 9)))
+
+_UNADMIT = text(
+    "UPDATE tenant_hold_totals SET amount = amount - :amount "
+    "WHERE tenant_id = :tenant AND side = 'admitted'"
+).bindparams(bindparam("amount", type_=Numeric(20, 9)))
+
+_JOBS = Job.__table__
+assert isinstance(_JOBS, Table)
+
+
+@functools.cache
+def _admitted_insert(columns: tuple[str, ...]) -> Select[Any]:
+    """admit → insert the job (only if admitted; nothing on an Idempotency-Key conflict) →
+    insert its hold (only if the job was inserted), as one statement with three data-modifying
+    CTEs. Selects ``admitted`` (null when refused; false when admitted without a hold because
+    the budget was removed) and ``job_id`` (null when not inserted).
+    Built once per column set: a create binds its values only."""
+    admitted = _ADMIT.columns(column("tenant_id"), column("held")).cte("admitted")
+    job = (
+        insert(Job)
+        .from_select(
+            list(columns),
+            select(*(bindparam(c, type_=_JOBS.c[c].type) for c in columns)).select_from(admitted),
+        )
+        .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
+        .returning(_JOBS.c.id)
+        .cte("job")
+    )
+    hold = (
+        insert(BudgetHold)
+        .from_select(
+            ["job_id", "tenant_id", "amount", "estimate", "created_at"],
+            select(
+                job.c.id,
+                bindparam("tenant", type_=_JOBS.c.tenant_id.type),
+                bindparam("amount", type_=Numeric(20, 9)),
+                bindparam("estimate", type_=JSONB),
+                func.now(),
+            )
+            .select_from(job)
+            .where(select(admitted.c.held).scalar_subquery()),
+        )
+        .cte("hold")
+    )
+    return select(
+        select(admitted.c.held).scalar_subquery().label("admitted"),
+        select(job.c.id).scalar_subquery().label("job_id"),
+    ).add_cte(hold)
+
+
+def _refusal(session: Session, tenant_id: str, hold: Hold) -> BudgetExceeded:
     budget = session.execute(
-        select(Tenant.monthly_budget_usd).where(Tenant.id == tenant.id)
+        select(Tenant.monthly_budget_usd).where(Tenant.id == tenant_id)
     ).scalar_one()
-    if budget is None:  # the budget was removed meanwhile: nothing to hold against
-        return None
-    spent, held = month_spend(session, tenant.id), open_holds(session, tenant.id)
+    spent, held = month_spend(session, tenant_id), open_holds(session, tenant_id)
+    budget = budget or Decimal(0)  # removed meanwhile (then admission would not refuse)
     left = max(budget - spent - held, Decimal(0))
-    raise BudgetExceeded(
-        f"Budget hold refused: this job may cost up to {dollars(amount)} "
+    estimate = hold.estimate
+    return BudgetExceeded(
+        f"Budget hold refused: this job may cost up to {dollars(hold.amount)} "
         f"(input ≤ {estimate.input_tokens:,} tokens, "
         f"output ≤ {estimate.output_tokens or 0:,} tokens, "
         f"tools {dollars(_tools(estimate))}); "
@@ -68,53 +185,6 @@ def hold_budget(
         "running jobs, or raise the budget.",
         code="budget_exceeded",
     )
-
-
-# Adds the hold to the tenant's admitted total only if spend + open holds + this hold fit the
-# budget, and inserts the job's hold row in the same statement. The UPDATE locks the tenant's
-# ``admitted`` row until the intake commits, so concurrent admissions of one tenant take turns
-# on that row only (PostgreSQL re-checks the condition against the row a competitor committed).
-_ADMIT = text(
-    """
-    WITH admitted AS (
-        UPDATE tenant_hold_totals AS t
-        SET amount = t.amount + :amount
-        WHERE t.tenant_id = :tenant AND t.side = 'admitted'
-          AND t.amount + :amount
-              - coalesce((SELECT r.amount FROM tenant_hold_totals r
-                          WHERE r.tenant_id = :tenant AND r.side = 'released'), 0)
-              + coalesce((SELECT s.amount FROM tenant_month_spend s
-                          WHERE s.tenant_id = :tenant AND s.month = :month), 0)
-              <= (SELECT b.monthly_budget_usd FROM tenants b WHERE b.id = :tenant)
-        RETURNING t.tenant_id
-    )
-    INSERT INTO budget_holds (job_id, tenant_id, amount, estimate, created_at)
-    SELECT :job, tenant_id, :amount, :estimate, now() FROM admitted
-    RETURNING job_id
-    """
-).bindparams(bindparam("estimate", type_=JSONB), bindparam("amount", type_=Numeric(20, 9)))
-
-
-def _admit(
-    session: Session, tenant_id: str, job_id: str, amount: Decimal, estimate: dict[str, Any]
-) -> bool:
-    params = {
-        "tenant": tenant_id,
-        "job": job_id,
-        "amount": amount,
-        "estimate": estimate,
-        "month": month_start(),
-    }
-    if session.execute(_ADMIT, params).first():
-        return True
-    # Refused, or the tenant's first hold: make sure its totals exist (a concurrent first
-    # admission may be creating them: this waits for it), then decide once more.
-    session.execute(
-        insert(TenantHoldTotal)
-        .values([{"tenant_id": tenant_id, "side": side, "amount": 0} for side in SIDES])
-        .on_conflict_do_nothing()
-    )
-    return session.execute(_ADMIT, params).first() is not None
 
 
 SIDES = ("admitted", "released")

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from longhaul.core.config import Settings
+from longhaul.core.costs import holds
 from longhaul.core.errors import Conflict, InvalidInput, TooManyActiveJobs
 from longhaul.core.ids import is_job_id, new_job_id
 from longhaul.core.jobs.lifecycle import ACTIVE, Status
@@ -184,9 +185,11 @@ def accept(
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> Accepted:
-    """Insert the job: one INSERT, nothing else written (the caller commits). Same
-    Idempotency-Key and body → the same job; other body → 409. The returned job of a new insert
-    is built from the inserted values, not read back, and belongs to no session."""
+    """Insert the job with one statement: its INSERT, or for a tenant with a budget the INSERT
+    inside the statement that admits it and takes its hold (``costs.holds``; 402 and nothing
+    stored when it won't fit). So a create needs no transaction; the caller commits if it opened
+    one. Same Idempotency-Key and body → the same job; other body → 409. The returned job of a new
+    insert is built from the inserted values, not read back, and belongs to no session."""
     now = now or utcnow()
     parsed = validate(body)
     digest = request_hash(body)
@@ -250,14 +253,19 @@ def accept(
         submit_attempts=0,
         poll_count=0,
     )
-    params = {_COLUMNS.get(name, name): value for name, value in values.items()}
-    inserted = session.connection().execute(_INSERT, params).scalar_one_or_none()
-    if inserted is None:  # a concurrent request with the same key won the race
+    job = Job(**values)
+    row = {_COLUMNS.get(name, name): value for name, value in values.items()}
+    hold = holds.plan_hold(session, tenant, job, settings)  # 402 here if the spend is over
+    if hold is None:
+        inserted = session.connection().execute(_INSERT, row).scalar_one_or_none() is not None
+    else:  # the job, admitted against the budget, and its hold: one statement too
+        inserted = holds.insert_held(session, tenant, row, hold)
+    if not inserted:  # a concurrent request with the same key won the race
         existing = _by_key(session, tenant, idempotency_key or "")
         assert existing is not None
         return _replay(existing, digest)
     # The row is exactly ``values`` (no server defaults): no need to read it back.
-    return Accepted(Job(**values), True)
+    return Accepted(job, True)
 
 
 def _by_key(session: Session, tenant: Tenant, key: str) -> Job | None:

@@ -1,5 +1,6 @@
 """What a create costs the database: with the tenant cached, one INSERT in its own transaction
-(no pre-ping, no re-read of the row, no ledger or artifact reads), in one worker thread."""
+(no pre-ping, no re-read of the row, no ledger or artifact reads), in one worker thread; with a
+budget, one statement that admits the job, inserts it and takes its hold."""
 
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ def test_a_create_is_one_insert_in_one_thread(
     assert again["longhaul"] == view["longhaul"]
 
 
-def test_with_a_budget_job_and_hold_are_one_transaction_reading_one_rollup_row(
+def test_with_a_budget_the_job_and_its_hold_are_one_statement_reading_one_rollup_row(
     api: TestClient, session: Session, traffic: dict[str, list[Any]]
 ) -> None:
     auth = _key(session, budget=Decimal("100"))
@@ -97,11 +98,12 @@ def test_with_a_budget_job_and_hold_are_one_transaction_reading_one_rollup_row(
     traffic["statements"].clear()
     traffic["sql"].clear()
     assert api.post("/v1/responses", json=BODY, headers=auth).status_code == 200
-    assert traffic["statements"][0] == ("INSERT", False)  # a transaction: a 402 stores nothing
-    assert all(autocommit is False for _, autocommit in traffic["statements"])
-    sql = traffic["sql"]
-    assert sum("tenant_month_spend" in q for q in sql) == 1  # this month's spend: one row
-    assert not any("ledger_lines" in q for q in sql)  # never summed from the history
+    # admit, insert the job, insert its hold: one autocommitted statement, no BEGIN or COMMIT
+    assert traffic["statements"] == [("WITH", True)]
+    (sql,) = traffic["sql"]
+    assert "INSERT INTO jobs" in sql and "INSERT INTO budget_holds" in sql
+    assert sql.count("tenant_month_spend") == 1  # this month's spend: one row
+    assert "ledger_lines" not in sql  # never summed from the history
 
 
 def test_the_api_pool_is_sized_with_its_threads_and_skips_the_pre_ping(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from longhaul.core.auth import create_api_key
 from longhaul.core.config import get_settings
 from longhaul.core.costs.budgets import set_budget
-from longhaul.core.costs.holds import open_holds
+from longhaul.core.costs.holds import insert_held, open_holds, plan_hold
 from longhaul.core.costs.ledger import write_ledger
 from longhaul.core.jobs.finalize import finalize_jobs
 from longhaul.core.jobs.sweep import reconcile
@@ -187,3 +187,26 @@ def test_spent_only_mode_and_no_budget(
     session.commit()
     assert _post(api, key, {**BODY, "max_output_tokens": 100_000}).status_code == 200
     assert open_holds(session, tenant.id) == 0
+
+
+def test_a_create_that_loses_an_idempotency_race_keeps_no_admission(
+    api: TestClient, key: str, session: Session, tenant: Tenant
+) -> None:
+    """Two creates with one Idempotency-Key that both pass the replay check: the loser's
+    statement admits it, finds the key's job stored and inserts neither job nor hold, so its
+    admission is taken back and the totals still equal the open holds."""
+    headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "race-1"}
+    first = api.post("/v1/responses", json=BODY, headers=headers)
+    assert first.status_code == 200
+    stored = session.get_one(Job, first.json()["id"])
+    row = {c.name: getattr(stored, attr) for attr, c in Job.__mapper__.columns.items()}
+    row["id"] = "job_racer0000000000000000"
+    hold = plan_hold(session, tenant, stored)
+    assert hold is not None and hold.amount == HOLD
+    assert insert_held(session, tenant, row, hold) is False
+    session.commit()
+    assert session.get(Job, row["id"]) is None
+    assert open_holds(session, tenant.id) == HOLD  # one job, one hold: the loser's taken back
+    assert _jobs(session, tenant) == 1
+    replay = api.post("/v1/responses", json=BODY, headers=headers)
+    assert replay.status_code == 200 and replay.json()["id"] == stored.id
