@@ -6,8 +6,8 @@ the other none. Creates go through the real ASGI app (``POST /v1/responses`` in-
 Starlette's TestClient against real PostgreSQL; the broker call is stubbed out, it is the same
 for both), alternating between the tenants in rounds, so both see the same load. There is no
 worker: after every ``--batch`` creates the bench marks the queued jobs finished (both tenants
-alike), as if they had run; ``--batch 0`` leaves them all active, to show how admission cost
-grows with the number of a tenant's running jobs (each admission sums their holds)::
+alike), as if they had run; ``--batch 0`` leaves them all active (admission reads running
+totals, so its cost should not grow with them)::
 
     LONGHAUL_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
       .venv/bin/python -m bench.budget_hold --history 200000 --creates 300 --rounds 3

@@ -3,9 +3,10 @@
 With ``LONGHAUL_BUDGET_MODE=hold`` (the default) a new job is admitted only if this month's
 spend, plus the holds of the tenant's running jobs, plus this job's maximum cost
 (``core/pricing/estimate.py``) fits the budget; otherwise it is refused (402) before it is stored
-or sent upstream. The check and the hold are one statement on the tenant's running total of
-holds (``tenant_hold_totals``), so concurrent submissions of one tenant cannot both take the last
-dollars, and an admission costs the same with 10 or 10,000 running jobs. A hold counts while its
+or sent upstream. The check, the job's INSERT and the hold are one statement on the tenant's
+running total of holds (``tenant_hold_totals``), so concurrent submissions of one tenant cannot
+both take the last dollars, an admission costs the same with 10 or 10,000 running jobs, and a
+budgeted create needs no transaction around it. A hold counts while its
 job is active and is released when the job ends, in finalize's transaction (with a ledger, the
 spend takes its place in that same transaction); the sweep's reconcile releases any hold a job
 that ended somehow kept (``release_ended``).
