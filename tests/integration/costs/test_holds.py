@@ -210,3 +210,17 @@ def test_a_create_that_loses_an_idempotency_race_keeps_no_admission(
     assert _jobs(session, tenant) == 1
     replay = api.post("/v1/responses", json=BODY, headers=headers)
     assert replay.status_code == 200 and replay.json()["id"] == stored.id
+
+
+def test_a_streamed_create_that_does_not_fit_stores_nothing(
+    api: TestClient, key: str, session: Session, tenant: Tenant
+) -> None:
+    """A streamed create writes its job, hold and stream in one transaction: refused, none of
+    them is left."""
+    for _ in range(5):
+        assert _post(api, key).status_code == 200  # the $1 budget is full
+    refused = _post(api, key, {**BODY, "stream": True})
+    assert refused.status_code == 402
+    assert refused.json()["error"]["code"] == "budget_exceeded"
+    assert _jobs(session, tenant) == 5
+    assert open_holds(session, tenant.id) == 5 * HOLD
