@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from longhaul.core import failures, metrics, upstream
 from longhaul.core.config import Settings
-from longhaul.core.errors import NotFound
+from longhaul.core.errors import NotFound, Transient
 from longhaul.core.jobs.common import (
     hand_to_finalize,
     next_poll_keeping_wake,
@@ -51,6 +51,7 @@ class Claimed:
     live: list[Polled]  # to retrieve
     late: list[Polled]  # past their deadline: to cancel
     clients: dict[str | None, openai.AsyncOpenAI]  # one per upstream the batch touches
+    unusable: dict[str, Transient]  # upstreams whose secret can't be read: their jobs wait
     runner: upstream.AsyncUpstream
 
 
@@ -79,9 +80,12 @@ class Poll:
         late = [j for j in jobs if j.deadline_at <= now]
         live = [j for j in jobs if j.deadline_at > now]
         runner = self.runner or upstream.get_async_upstream()
-        specs = specs_for(session, {j.upstream_id for j in jobs}, settings=self.settings)
+        unusable: dict[str, Transient] = {}
+        specs = specs_for(
+            session, {j.upstream_id for j in jobs}, settings=self.settings, unusable=unusable
+        )
         clients = {uid: runner.client_for(spec) for uid, spec in specs.items()}
-        return Claimed(owner, leased_until, live, late, clients, runner)
+        return Claimed(owner, leased_until, live, late, clients, unusable, runner)
 
     def calls_out(self, claimed: Claimed) -> bool:
         return True
@@ -89,7 +93,9 @@ class Poll:
     def call(self, claimed: Claimed, checkpoint: Callable[[], None]) -> Outcome:
         # Each call's failure is its own outcome (gathered); should the loop itself fail, the
         # step raises and the leases run out: the jobs are due again.
-        return claimed.runner.run(lambda _: _fetch(claimed.clients, claimed.live, claimed.late))
+        return claimed.runner.run(
+            lambda _: _fetch(claimed.clients, claimed.unusable, claimed.live, claimed.late)
+        )
 
     def record(self, session: Session, claimed: Claimed, outcome: Outcome) -> list[str]:
         now, owner, settings = utcnow(), claimed.owner, self.settings
@@ -172,13 +178,19 @@ def _start(
 
 
 async def _fetch(
-    clients: dict[str | None, openai.AsyncOpenAI], live: list[Polled], late: list[Polled]
+    clients: dict[str | None, openai.AsyncOpenAI],
+    unusable: dict[str, Transient],
+    live: list[Polled],
+    late: list[Polled],
 ) -> list[upstream.RawResult | BaseException]:
-    """Each job on its own upstream's client (a job whose upstream is gone fails)."""
+    """Each job on its own upstream's client (a job whose upstream is gone fails; one whose
+    upstream's secret can't be read waits, as after a transient error)."""
 
     async def on(job: Polled, call: Any) -> upstream.RawResult:
         client = clients.get(job.upstream_id)
         if client is None:
+            if job.upstream_id in unusable:
+                raise unusable[job.upstream_id]
             raise NotFound(f"The job's upstream {job.upstream_id!r} no longer exists.")
         return await call(client, job.response_id)  # type: ignore[no-any-return]
 

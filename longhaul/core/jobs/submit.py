@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from longhaul.core import failures, metrics, upstream
 from longhaul.core.config import Settings
-from longhaul.core.errors import NotFound
+from longhaul.core.errors import NotFound, Transient
 from longhaul.core.jobs.cancel import start_cancel
 from longhaul.core.jobs.common import hand_to_finalize, poll_policy, retry_policy
 from longhaul.core.jobs.driver import drive
@@ -46,6 +46,7 @@ class Claimed:
     owner: str
     jobs: list[Job]
     specs: dict[str | None, UpstreamSpec]  # each upstream the batch's jobs use
+    unusable: dict[str, Transient]  # upstreams whose secret can't be read: their jobs wait
 
 
 Outcome = list[upstream.RawResult | BaseException]
@@ -93,8 +94,11 @@ class Submit:
             _past_deadline_before_submit(session, set(ids) - {j.id for j in jobs}, now)
         if not jobs:
             return None
-        specs = specs_for(session, {j.upstream_id for j in jobs}, settings=self.settings)
-        return Claimed(owner, jobs, specs)
+        unusable: dict[str, Transient] = {}
+        specs = specs_for(
+            session, {j.upstream_id for j in jobs}, settings=self.settings, unusable=unusable
+        )
+        return Claimed(owner, jobs, specs, unusable)
 
     def calls_out(self, claimed: Claimed) -> bool:
         return True
@@ -106,7 +110,9 @@ class Submit:
         runner = self.runner or upstream.get_async_upstream()
         # Each job on its own upstream's client; a job whose upstream is gone fails.
         clients = [
-            runner.client_for(spec) if (spec := claimed.specs.get(job.upstream_id)) else None
+            runner.client_for(spec)
+            if (spec := claimed.specs.get(job.upstream_id))
+            else claimed.unusable.get(job.upstream_id or "")
             for job in claimed.jobs
         ]
         return runner.run(lambda _: _create_all(clients, bodies))
@@ -138,9 +144,13 @@ def _create(client: openai.OpenAI, body: dict[str, Any]) -> upstream.RawResult |
 
 
 async def _create_all(
-    clients: list[openai.AsyncOpenAI | None], bodies: list[dict[str, Any]]
+    clients: list[openai.AsyncOpenAI | Transient | None], bodies: list[dict[str, Any]]
 ) -> list[upstream.RawResult | BaseException]:
-    async def one(client: openai.AsyncOpenAI | None, body: dict[str, Any]) -> upstream.RawResult:
+    async def one(
+        client: openai.AsyncOpenAI | Transient | None, body: dict[str, Any]
+    ) -> upstream.RawResult:
+        if isinstance(client, Transient):  # its upstream's secret can't be read: it waits
+            raise client
         if client is None:
             raise NotFound("The job's upstream no longer exists.")
         return await upstream.acreate(client, body)

@@ -4,16 +4,20 @@ worker's steps reach the simulator on that upstream, with its key and auth style
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from longhaul.core import upstream
 from longhaul.core.config import Settings
 from longhaul.core.jobs.finalize import finalize_job
 from longhaul.core.jobs.poll import poll_jobs
-from longhaul.core.jobs.submit import submit_job
-from longhaul.core.models import Job, Upstream
+from longhaul.core.jobs.submit import submit_job, submit_jobs
+from longhaul.core.models import Job, Upstream, utcnow
 from longhaul.core.upstreams.clients import client_for_job
 from longhaul.simulator import SimulatorHandle
 from tests.integration.upstreams.conftest import sim_record, unique, wait_sim_terminal
@@ -260,3 +264,61 @@ def test_rotate_keys_re_encrypts_every_secret(
     session.commit()
     service.remove_upstream(session, name)
     session.commit()
+
+
+def test_an_upstream_whose_secret_cannot_be_read_holds_back_only_its_own_jobs(
+    api: TestClient,
+    admin: dict[str, str],
+    new_tenant: Tenants,
+    sim: SimulatorHandle,
+    session: Session,
+    settings: Settings,
+) -> None:
+    """A secret encrypted under a key no longer in LONGHAUL_SECRET_KEYS makes that upstream
+    unusable. In a poll or submit batch its jobs wait, as after a transient error; the batch's
+    other jobs go on (before, the whole batch failed at every try)."""
+    upstreams, jobs = {}, {}
+    for label in ("good", "broken"):
+        _, auth = new_tenant()
+        upstreams[label] = unique(label)
+        r = api.post(
+            "/v1/admin/upstreams",
+            headers=admin,
+            json={"name": upstreams[label], "base_url": sim.url, "api_key": f"sk-{label}"},
+        )
+        assert r.status_code == 200, r.text
+        jobs[label] = _create(api, auth, longhaul={"upstream": upstreams[label]})
+    runner = upstream.AsyncUpstream(settings)
+    submit_jobs(session, list(jobs.values()), settings=settings, runner=runner)
+    for job_id in jobs.values():
+        wait_sim_terminal(sim, str(session.get_one(Job, job_id).upstream_response_id))
+
+    broken = session.execute(
+        select(Upstream).where(Upstream.name == upstreams["broken"])
+    ).scalar_one()
+    broken.api_key_secret = Fernet(Fernet.generate_key()).encrypt(b"sk-broken").decode()
+    broken.revision += 1
+    session.commit()
+
+    finished = poll_jobs(session, list(jobs.values()), settings=settings, runner=runner)
+    assert finished == [jobs["good"]]
+    waiting = session.get_one(Job, jobs["broken"])
+    session.refresh(waiting)
+    assert waiting.status == "in_progress" and waiting.lease_owner is None
+    assert waiting.next_poll_at is not None and waiting.next_poll_at > utcnow() + timedelta(
+        seconds=30
+    )
+
+    # A create on it waits too (back in line with the error), beside one that goes through.
+    others = {
+        label: _create(api, new_tenant()[1], longhaul={"upstream": upstreams[label]})
+        for label in ("good", "broken")
+    }
+    submit_jobs(session, list(others.values()), settings=settings, runner=runner)
+    sent, held = (session.get_one(Job, others[label]) for label in ("good", "broken"))
+    session.refresh(sent)
+    session.refresh(held)
+    assert sent.status == "in_progress" and sent.upstream_response_id
+    assert held.status == "queued" and held.upstream_response_id is None
+    assert held.error and held.error["code"] == "upstream_secret_unavailable"
+    assert upstreams["broken"] in held.error["message"]
