@@ -212,7 +212,9 @@ def run(calls: int, artifacts: int, rounds: int) -> dict[str, Any]:
         infra.redis_server() as redis_url,
     ):
         os.environ.update(
-            LONGHAUL_DATABASE_URL=db, LONGHAUL_REDIS_URL=redis_url, LONGHAUL_RATE_LIMIT_PER_SECOND="0"
+            LONGHAUL_DATABASE_URL=db,
+            LONGHAUL_REDIS_URL=redis_url,
+            LONGHAUL_RATE_LIMIT_PER_SECOND="0",
         )
         from longhaul.core.config import get_settings
 

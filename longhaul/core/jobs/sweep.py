@@ -152,7 +152,7 @@ def reconcile(session: Session, *, lease_seconds: int, now: datetime | None = No
     """Repair what the sweep cannot see. A job stuck in ``submitting`` past its lease died during
     the create call: the upstream may or may not have the response, so it goes back to ``queued``
     flagged ``possibly_duplicated``. An active job without a ``next_poll_at`` gets one. A budget
-hold still open for a job that ended is released."""
+    hold still open for a job that ended is released."""
     now = now or utcnow()
     stuck = (
         session.execute(
