@@ -28,6 +28,7 @@ down:
 
 lint: install
 	$(BIN)/ruff check longhaul tests scripts
+	$(BIN)/ruff format --check longhaul tests scripts bench
 	$(BIN)/lint-imports
 	$(BIN)/mypy longhaul
 
