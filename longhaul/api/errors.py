@@ -150,11 +150,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(httpx2.TransportError)
     async def _upstream(request: Request, exc: Exception) -> JSONResponse:
-        # A proxied call (files, token counts) could not reach the upstream: a bad gateway.
+        # A call to the upstream (token counts, a job's input items) could not reach it: the
+        # same answer as the proxies give (``proxying._sent``), retryable.
         outages.refused("upstream", request, exc)
-        return error_response(
-            502, f"The upstream could not be reached: {type(exc).__name__}.", code="upstream_error"
+        response = error_response(
+            503,
+            f"The upstream could not be reached ({type(exc).__name__}); retry.",
+            code="upstream_unreachable",
         )
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
