@@ -9,11 +9,10 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode
 
-from longhaul.api import errors, publisher
+from longhaul.api import errors, http_metrics, publisher
 from longhaul.api.db import size_thread_pool
 from longhaul.api.limits import Limits
 from longhaul.api.middleware import EdgeGuard
@@ -59,10 +58,7 @@ def create_app() -> FastAPI:
     app.state.tenant_lookups = {}  # key hash → the lookup in flight (deps.current_tenant)
     publisher.install(settings)  # work queued in a request leaves after its commit
     errors.install(app)
-    # HTTP metrics (requests, latency, sizes by route template), served by our own /metrics.
-    Instrumentator(
-        excluded_handlers=["/metrics", "/healthz", "/readyz"], should_group_status_codes=False
-    ).instrument(app)
+    http_metrics.instrument(app)  # requests, latency, sizes by route template, on /metrics
     app.add_middleware(  # bodies bounded in size and time, and checked, before anything else
         EdgeGuard,
         max_bytes=settings.max_body_bytes,
