@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
 from starlette.middleware import Middleware
@@ -39,8 +40,14 @@ class _TemplatesKept(PrometheusInstrumentatorMiddleware):
 
 
 def instrument(app: FastAPI) -> None:
-    """Requests, latency and sizes by route template (docs/operations.md lists the metrics)."""
-    Instrumentator(excluded_handlers=EXCLUDED, should_group_status_codes=False).instrument(app)
+    """Requests, latency and sizes by route template (docs/operations.md lists the metrics), in
+    a registry of the app's own (``app.state.http_metrics``, served by ``/metrics``): in the
+    process-wide one, a second app in the same process (tests) would find the names taken and
+    record nothing."""
+    registry = app.state.http_metrics = CollectorRegistry()
+    Instrumentator(
+        excluded_handlers=EXCLUDED, should_group_status_codes=False, registry=registry
+    ).instrument(app)
     app.user_middleware = [
         Middleware(_TemplatesKept, **m.kwargs) if m.cls is PrometheusInstrumentatorMiddleware else m
         for m in app.user_middleware

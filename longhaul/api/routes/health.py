@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import redis
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from sqlalchemy import text
@@ -17,17 +17,26 @@ from longhaul.core.metrics import LonghaulCollector
 router = APIRouter(tags=["operations"])
 
 
-@lru_cache
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(
-        get_settings().redis_url, socket_timeout=2, socket_connect_timeout=2
-    )
+    return _redis_at(get_settings().redis_url)
 
 
 @lru_cache
+def _redis_at(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
 def _registry() -> CollectorRegistry:
+    """The state collector for the configured database and Redis (one per pair, so an app made
+    later in the same process, as in tests, reads its own)."""
+    settings = get_settings()
+    return _registry_at(settings.database_url, settings.redis_url)
+
+
+@lru_cache
+def _registry_at(database_url: str, redis_url: str) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(LonghaulCollector(sessions(), _redis()))
+    registry.register(LonghaulCollector(sessions(), _redis_at(redis_url)))
     return registry
 
 
@@ -82,7 +91,12 @@ def _storage_check() -> str:
 
 
 @router.get("/metrics")
-def metrics() -> Response:
-    """This process's HTTP and event metrics, then the state read from PostgreSQL and Redis."""
-    body = generate_latest(REGISTRY) + generate_latest(_registry())
+def metrics(request: Request) -> Response:
+    """This app's HTTP metrics, this process's event metrics, then the state read from
+    PostgreSQL and Redis."""
+    body = (
+        generate_latest(request.app.state.http_metrics)
+        + generate_latest(REGISTRY)
+        + generate_latest(_registry())
+    )
     return Response(body, media_type=CONTENT_TYPE_LATEST)
