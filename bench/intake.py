@@ -5,6 +5,7 @@ budget and 200,000 finished jobs (two ledger lines each) of history this month.
 
     .venv/bin/python -m bench.intake                       # 16, 64, 256 concurrent; 8 s each
     .venv/bin/python -m bench.intake --levels 16 --seconds 5 --history 0
+    .venv/bin/python -m bench.intake --levels 16 --rounds 6 --history 0   # alternating, averaged
     .venv/bin/python -m bench.intake --api-src /path/to/other/checkout   # "before" figures
 
 Uses LONGHAUL_TEST_DATABASE_URL (a fresh database on that server per run) and
@@ -25,6 +26,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 import psycopg
@@ -226,6 +228,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--history", type=int, default=200_000, help="0 skips the second phase")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="measurements per server and level, alternating"
+    )
     parser.add_argument("--threads", type=int, help="LONGHAUL_API_THREADS for both servers")
     parser.add_argument("--api-src", type=Path, help="run the API from this source tree")
     parser.add_argument("--json", type=Path, help="also write every figure here")
@@ -298,17 +303,19 @@ def main() -> None:
                         f"history: {history} jobs in {time.monotonic() - began:.0f} s", flush=True
                     )
                 for level in levels:
-                    for name in ("bare", "longhaul"):
-                        summary = measure(
-                            ports[name],
-                            headers[name],
-                            name,
-                            level,
-                            args.seconds,
-                            args.warmup,
-                            procs[name].pid,
-                        )
-                        results.append({"phase": phase, **summary})
+                    for round_no in range(args.rounds):  # the order alternates by round
+                        order = ("bare", "longhaul") if round_no % 2 == 0 else ("longhaul", "bare")
+                        for name in order:
+                            summary = measure(
+                                ports[name],
+                                headers[name],
+                                name,
+                                level,
+                                args.seconds,
+                                args.warmup,
+                                procs[name].pid,
+                            )
+                            results.append({"phase": phase, "round": round_no + 1, **summary})
         finally:
             for proc in procs.values():
                 stop(proc)
@@ -331,36 +338,46 @@ class _Named:  # what wait_http needs of a process
 
 
 def report(results: list[dict[str, object]]) -> None:
-    def get(phase: str, server: str, level: object) -> dict[str, object] | None:
-        return next(
-            (
-                r
-                for r in results
-                if r["phase"] == phase and r["server"] == server and r["concurrency"] == level
-            ),
-            None,
-        )
+    """Per phase and level, each server's figures averaged over the rounds; the ratio is of the
+    summed rates (with the per-round ratios' range when there are several rounds)."""
+
+    def of(phase: object, server: str, level: object) -> list[dict[str, Any]]:
+        return [
+            r
+            for r in results
+            if r["phase"] == phase and r["server"] == server and r["concurrency"] == level
+        ]
+
+    def mean(rows: list[dict[str, Any]], key: str) -> float:
+        return sum(float(r[key]) for r in rows) / len(rows)
 
     print(
-        "\nphase | conc | bare/s | longhaul/s | ratio | bare p50/p99 ms | longhaul p50/p99 ms "
-        "| 5xx (503) | stalled s | load"
+        "\nphase | conc | rounds | bare/s | longhaul/s | ratio (per round) | bare p50/p99 ms "
+        "| longhaul p50/p99 ms | 5xx (503) | stalled s | load"
     )
-    for r in results:
-        if r["server"] != "longhaul":
-            continue
-        bare = get(str(r["phase"]), "bare", r["concurrency"])
-        assert bare is not None
-        ratio = float(r["creates_per_s"]) / max(float(bare["creates_per_s"]), 1e-9)  # type: ignore[arg-type]
+    rates: dict[tuple[object, object], float] = {}
+    for phase, level in dict.fromkeys((r["phase"], r["concurrency"]) for r in results):
+        bare, ours = of(phase, "bare", level), of(phase, "longhaul", level)
+        ratio = mean(ours, "creates_per_s") / max(mean(bare, "creates_per_s"), 1e-9)
+        rates[(phase, level)] = mean(ours, "creates_per_s")
+        per_round = [
+            float(o["creates_per_s"]) / max(float(b["creates_per_s"]), 1e-9)
+            for b, o in zip(bare, ours, strict=True)
+        ]
+        spread = f" ({min(per_round):.2f}-{max(per_round):.2f})" if len(per_round) > 1 else ""
         print(
-            f"{r['phase']} | {r['concurrency']} | {bare['creates_per_s']} | {r['creates_per_s']} "
-            f"| {ratio:.2f} | {bare['p50_ms']}/{bare['p99_ms']} | {r['p50_ms']}/{r['p99_ms']} "
-            f"| {r['status_5xx']} ({r['status_503']}) | {r['stalled_seconds']} "
-            f"| {r['load_avg_1m']}"
+            f"{phase} | {level} | {len(ours)} | {mean(bare, 'creates_per_s'):.1f} "
+            f"| {mean(ours, 'creates_per_s'):.1f} | {ratio:.2f}{spread} "
+            f"| {mean(bare, 'p50_ms'):.1f}/{mean(bare, 'p99_ms'):.1f} "
+            f"| {mean(ours, 'p50_ms'):.1f}/{mean(ours, 'p99_ms'):.1f} "
+            f"| {sum(int(r['status_5xx']) for r in ours)} "
+            f"({sum(int(r['status_503']) for r in ours)}) "
+            f"| {sum(int(r['stalled_seconds']) for r in ours)} "
+            f"| {max(float(r['load_avg_1m']) for r in ours)}"
         )
-    for level in sorted({r["concurrency"] for r in results}, key=int):  # type: ignore[arg-type]
-        a, b = get("no history", "longhaul", level), get("history", "longhaul", level)
-        if a and b:
-            change = float(b["creates_per_s"]) / float(a["creates_per_s"])  # type: ignore[arg-type]
+    for (phase, level), rate in rates.items():
+        if phase == "history" and ("no history", level) in rates:
+            change = rate / max(rates[("no history", level)], 1e-9)
             print(f"history vs none at {level}: {change:.2f}x")
     print(f"load average now: {os.getloadavg()}")
 

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
         description="Threads doing database work per API process; its pool keeps as many "
         "connections (no overflow).",
     )
+    api_opentelemetry: bool = Field(
+        False,
+        description="FastAPI's own OpenTelemetry spans, metrics and logs for the API, sent "
+        "through the globally configured providers (e.g. under `opentelemetry-instrument`). "
+        "Off, no request looks the providers up.",
+    )
     api_queue_seconds: float = Field(
         5.0, description="Longest wait for an API thread before a 503 with Retry-After."
     )
