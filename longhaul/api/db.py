@@ -62,12 +62,15 @@ async def in_thread(fn: Callable[..., T], *args: object) -> T:
     limiter = anyio.to_thread.current_default_thread_limiter()
     if limiter.statistics().tasks_waiting >= settings.api_queue_limit:
         raise overloaded()
-    acquired = False
-    with anyio.move_on_after(settings.api_queue_seconds):
-        await limiter.acquire()
-        acquired = True
-    if not acquired:
-        raise overloaded()
+    try:
+        limiter.acquire_nowait()  # the common case: a thread is free, no timed wait to set up
+    except anyio.WouldBlock:
+        acquired = False
+        with anyio.move_on_after(settings.api_queue_seconds):
+            await limiter.acquire()
+            acquired = True
+        if not acquired:
+            raise overloaded() from None
     try:
         return await anyio.to_thread.run_sync(fn, *args, limiter=_runner())
     finally:
