@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,9 +41,17 @@ ROUTERS = (
 )
 
 
+# The collector's first generation at 5,000 allocations instead of 700: with the defaults a
+# full collection of the API's large heap came every ~70,000 allocations (a few hundred
+# requests) and held every request up for ~100 ms (p99 of a create 160 ms → 48 ms at 16
+# concurrent, 12 % less CPU per create; docs/intake.md).
+GC_THRESHOLDS = (5_000, 10, 10)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     size_thread_pool()  # threads and database connections sized together (api/db.py)
+    gc.set_threshold(*GC_THRESHOLDS)
     yield
 
 
