@@ -22,7 +22,7 @@ from longhaul.core.errors import Conflict, InvalidInput, NotFound
 from longhaul.core.jobs import intake, queries
 from longhaul.core.jobs.cancel import request_cancel
 from longhaul.core.jobs.lifecycle import ACTIVE, RESPONSE_STATUS, Status
-from longhaul.core.jobs.views import NEW_JOB, response_view
+from longhaul.core.jobs.views import NEW_JOB, response_json, response_view
 from longhaul.core.models import Job, Tenant, utcnow
 from longhaul.core.streams import store
 from longhaul.core.streams.store import delete_events
@@ -110,7 +110,7 @@ class Created:
     job_id: str
     mode: str  # "background" (answered now), "stream" (events) or "sync" (waits)
     replayed: bool
-    reply: JSONResponse | None = None  # the answer, when it is ready now
+    reply: Response | None = None  # the answer, when it is ready now
 
 
 def _create(raw: bytes, tenant: Tenant, idempotency_key: str | None, link: str) -> Created:
@@ -137,8 +137,8 @@ def _create(raw: bytes, tenant: Tenant, idempotency_key: str | None, link: str) 
             view = response_view(session, job, link)
             return Created(job.id, mode, True, JSONResponse(view, headers=REPLAYED))
     # The connection is back in the pool; the new row is all the view needs.
-    view = response_view(session, job, link, extras=NEW_JOB)
-    return Created(job.id, mode, False, JSONResponse(view))
+    answer = response_json(session, job, link, extras=NEW_JOB)
+    return Created(job.id, mode, False, Response(answer, media_type="application/json"))
 
 
 @router.get(
