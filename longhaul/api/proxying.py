@@ -4,7 +4,6 @@ streamed where they may be large, and upstream replies returned as they came."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -17,6 +16,7 @@ from starlette.background import BackgroundTask
 
 from longhaul.api.db import run_db
 from longhaul.core.errors import InvalidInput, Transient
+from longhaul.core.jobs import intake
 from longhaul.core.models import Tenant
 from longhaul.core.upstreams import access, objects, proxy
 from longhaul.core.upstreams.access import Target
@@ -68,15 +68,7 @@ def reply(response: httpx2.Response) -> JSONResponse:
 async def json_body(request: Request) -> dict[str, Any]:
     """The request's JSON object (the edge has bounded its size and checked its JSON)."""
     raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"We could not parse the JSON body of your request: {exc}") from exc
-    if not isinstance(body, dict):
-        raise InvalidInput("The request body must be a JSON object.")
-    return body
+    return intake.parse_body(raw) if raw else {}
 
 
 def _query(request: Request, spec_query: dict[str, str]) -> httpx2.QueryParams:

@@ -18,6 +18,7 @@ from longhaul.api.proxying import download, segment, send, upload
 from longhaul.api.proxying import reply as _reply
 from longhaul.core.config import get_settings
 from longhaul.core.errors import NotFound
+from longhaul.core.jobs import queries
 from longhaul.core.models import Tenant
 from longhaul.core.upstreams import objects
 from longhaul.core.upstreams.clients import spec_for
@@ -69,13 +70,7 @@ async def list_files(
         data, more = objects.listed(session, tenant, KIND, after=after, limit=limit, order=order)
         if purpose:
             data = [d for d in data if d.get("purpose") == purpose]
-        return {
-            "object": "list",
-            "data": data,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
-            "has_more": more,
-        }
+        return queries.page(data, more)
 
     return await run_db(page)
 

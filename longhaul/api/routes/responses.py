@@ -125,11 +125,12 @@ def _create(raw: bytes, tenant: Tenant, idempotency_key: str | None, link: str) 
         )
         job = accepted.job
         mode = "stream" if streaming else intake.request_mode(job.request_body)
-        if streaming and job.deleted_at is None:  # event 0 is there before the answer
-            view = response_view(session, job, link, extras=NEW_JOB if accepted.created else None)
-            view["status"] = RESPONSE_STATUS[Status.QUEUED]
-            store.open_stream(session, job, view)
-        if streaming:  # (the other path's statement committed itself)
+        if streaming:  # (the other path's one statement committed itself)
+            if job.deleted_at is None:  # event 0 is there before the answer
+                extras = NEW_JOB if accepted.created else None
+                view = response_view(session, job, link, extras=extras)
+                view["status"] = RESPONSE_STATUS[Status.QUEUED]
+                store.open_stream(session, job, view)
             session.commit()  # the sweep submits it at its next tick, batched with others
         if mode != "background":
             return Created(job.id, mode, not accepted.created)

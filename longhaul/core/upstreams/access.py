@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from longhaul.core.config import get_settings
+from longhaul.core.jobs import queries
 from longhaul.core.models import Tenant
 from longhaul.core.upstreams import objects, ownership
 from longhaul.core.upstreams.clients import spec_for
@@ -47,10 +48,4 @@ def page(
 ) -> dict[str, Any]:
     """A cursor page of the tenant's objects of ``kind``, from Longhaul's records."""
     data, more = objects.listed(session, tenant, kind, after=after, limit=limit, order=order)
-    return {
-        "object": "list",
-        "data": data,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-        "has_more": more,
-    }
+    return queries.page(data, more)
