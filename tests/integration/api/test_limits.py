@@ -5,7 +5,7 @@ with ``Retry-After`` and ``x-ratelimit-*`` headers."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,41 +14,27 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from longhaul.core.auth import create_api_key, tenant_for_key
-from longhaul.core.config import get_settings
+from tests.integration.api.conftest import AppFactory
 from tests.support.factories import add_job
 
 Make = Callable[..., TestClient]
 
 
 @pytest.fixture
-def make_api(database_url: str, redis_url: str) -> Iterator[Make]:
-    from longhaul.api.app import create_app
-
+def make_api(redis_url: str, app_factory: AppFactory) -> Make:
     for key in redis.Redis.from_url(redis_url).scan_iter("longhaul:limits*"):
         redis.Redis.from_url(redis_url).delete(key)
-    clients: list[TestClient] = []
-    with pytest.MonkeyPatch.context() as mp:
+    names = (
+        "RATE_LIMIT_PER_SECOND",
+        "AUTH_FAILURES_PER_MINUTE",
+        "REDELIVER_PER_HOUR",
+        "MAX_ACTIVE_JOBS",
+    )
 
-        def make(**limits: int) -> TestClient:
-            for name in (
-                "RATE_LIMIT_PER_SECOND",
-                "AUTH_FAILURES_PER_MINUTE",
-                "REDELIVER_PER_HOUR",
-                "MAX_ACTIVE_JOBS",
-            ):
-                mp.setenv(f"LONGHAUL_{name}", str(limits.get(name.lower(), 0)))
-            get_settings.cache_clear()
-            client = TestClient(create_app(), raise_server_exceptions=False)
-            client.__enter__()
-            clients.append(client)
-            return client
+    def make(**limits: int) -> TestClient:  # each limit off unless given
+        return app_factory(**{f"LONGHAUL_{n}": str(limits.get(n.lower(), 0)) for n in names})
 
-        try:
-            yield make
-        finally:
-            for client in clients:
-                client.__exit__(None, None, None)
-    get_settings.cache_clear()
+    return make
 
 
 def _auth(key: str) -> dict[str, str]:

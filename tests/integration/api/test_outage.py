@@ -10,7 +10,6 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from longhaul.core.auth import create_api_key, tenant_for_key
-from longhaul.core.config import get_settings
+from tests.integration.api.conftest import AppFactory
 from tests.support.factories import add_job
 from tests.support.infra import free_port
 
@@ -50,31 +49,15 @@ def known(session: Session) -> dict[str, str]:
 
 
 @pytest.fixture
-def app_with(database_url: str, redis_url: str) -> Iterator[Any]:
-    from longhaul.api.app import create_app
+def app_with(app_factory: AppFactory) -> AppFactory:
+    def make(**env: str) -> TestClient:
+        fixed = {
+            "LONGHAUL_ADMIN_API_KEY": ADMIN,
+            "LONGHAUL_SECRET_KEYS": Fernet.generate_key().decode(),
+        }
+        return app_factory(**{**fixed, **env})
 
-    clients: list[TestClient] = []
-    with pytest.MonkeyPatch.context() as mp:
-
-        def make(**env: str) -> TestClient:
-            fixed = {
-                "LONGHAUL_ADMIN_API_KEY": ADMIN,
-                "LONGHAUL_SECRET_KEYS": Fernet.generate_key().decode(),
-            }
-            for name, value in {**fixed, **env}.items():
-                mp.setenv(name, value)
-            get_settings.cache_clear()
-            client = TestClient(create_app(), raise_server_exceptions=False)
-            client.__enter__()
-            clients.append(client)
-            return client
-
-        try:
-            yield make
-        finally:
-            for client in clients:
-                client.__exit__(None, None, None)
-    get_settings.cache_clear()
+    return make
 
 
 def _every_operation(
