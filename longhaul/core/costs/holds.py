@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, Select, Table, bindparam, column, func, select, text
+from sqlalchemy import Numeric, Select, bindparam, column, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Session
 
@@ -123,8 +123,7 @@ _UNADMIT = text(
     "WHERE tenant_id = :tenant AND side = 'admitted'"
 ).bindparams(bindparam("amount", type_=Numeric(20, 9)))
 
-_JOBS = Job.__table__
-assert isinstance(_JOBS, Table)
+_JOB_COLUMNS = Job.__table__.c
 
 
 @functools.cache
@@ -139,10 +138,12 @@ def _admitted_insert(columns: tuple[str, ...]) -> Select[Any]:
         insert(Job)
         .from_select(
             list(columns),
-            select(*(bindparam(c, type_=_JOBS.c[c].type) for c in columns)).select_from(admitted),
+            select(*(bindparam(c, type_=_JOB_COLUMNS[c].type) for c in columns)).select_from(
+                admitted
+            ),
         )
         .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
-        .returning(_JOBS.c.id)
+        .returning(Job.id)
         .cte("job")
     )
     hold = (
@@ -151,7 +152,7 @@ def _admitted_insert(columns: tuple[str, ...]) -> Select[Any]:
             ["job_id", "tenant_id", "amount", "estimate", "created_at"],
             select(
                 job.c.id,
-                bindparam("tenant", type_=_JOBS.c.tenant_id.type),
+                bindparam("tenant", type_=_JOB_COLUMNS.tenant_id.type),
                 bindparam("amount", type_=Numeric(20, 9)),
                 bindparam("estimate", type_=JSONB),
                 func.now(),
